@@ -1,0 +1,151 @@
+"""Anthropic Messages API provider (streaming, tools, prompt caching).
+
+The only module that imports ``anthropic``. It renders a :class:`ModelRequest` with up to three cache
+breakpoints: the end of the system block (covering tools and system), the last prior message, and
+the new last message (so the next turn reads everything up to here from the cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+
+from agent.errors import ProviderError
+from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
+from agent.providers.base import kind_for_status, retry_after_seconds
+from agent.request import (
+    ModelRequest,
+    ProviderEvent,
+    ResponseDone,
+    TextDelta,
+    ToolCallRequest,
+)
+from config import ProviderSettings
+
+# Error ``type`` values of the Messages API that map to a kind of ours (documented error types).
+_ERROR_TYPES: dict[str, tuple[str, bool]] = {
+    "overloaded_error": ("overloaded", True),
+    "rate_limit_error": ("rate_limit", True),
+    "api_error": ("server", True),
+    "timeout_error": ("timeout", True),
+    "authentication_error": ("auth", False),
+    "permission_error": ("auth", False),
+    "invalid_request_error": ("bad_request", False),
+    "not_found_error": ("bad_request", False),
+    "request_too_large": ("bad_request", False),
+}
+
+
+class AnthropicProvider:
+    """A named Anthropic endpoint."""
+
+    def __init__(self, name: str, settings: ProviderSettings) -> None:
+        self.name = name
+        options: dict[str, Any] = {
+            "timeout": settings.timeout.total_seconds(),
+            "max_retries": settings.max_retries,
+        }
+        if settings.api_key is not None:
+            options["api_key"] = settings.api_key.get_secret_value()
+        if settings.base_url is not None:
+            options["base_url"] = settings.base_url
+        self._client = anthropic.AsyncAnthropic(**options)
+
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP client."""
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
+        params = render_request(request)
+        try:
+            async with self._client.messages.stream(**params) as stream:
+                async for event in stream:
+                    if event.type == "text" and event.text:
+                        yield TextDelta(event.text)
+                final = await stream.get_final_message()
+        except anthropic.APIError as exc:
+            raise translate_error(exc) from exc
+        for block in final.content:
+            if block.type == "tool_use":
+                arguments = block.input if isinstance(block.input, dict) else {}
+                yield ToolCallRequest(block.id, block.name, dict(arguments))
+        usage = final.usage
+        read = usage.cache_read_input_tokens or 0
+        write = usage.cache_creation_input_tokens or 0
+        yield ResponseDone(
+            usage=Usage(
+                input_tokens=usage.input_tokens + read + write,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+            ),
+            stop_reason=final.stop_reason or "end_turn",
+            model=final.model,
+        )
+
+
+def render_request(request: ModelRequest) -> dict[str, Any]:
+    """The keyword arguments of ``messages.stream`` for ``request``, cache breakpoints placed."""
+    cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+    messages = [_render_message(m) for m in request.messages]
+    # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the system
+    # breakpoint below makes three, under the API's limit of four.
+    for index in {len(messages) - 2, len(messages) - 1}:
+        if index >= 0 and messages[index]["content"]:
+            messages[index]["content"][-1]["cache_control"] = cache_control
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_output_tokens,
+        "system": [{"type": "text", "text": request.system, "cache_control": cache_control}],
+        "messages": messages,
+    }
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.canonical_schema()}
+            for t in request.tools
+        ]
+    return params
+
+
+def _render_message(message: ChatMessage) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    for block in message.blocks:
+        match block:
+            case TextBlock(text):
+                content.append({"type": "text", "text": text})
+            case ToolUseBlock(id_, name, arguments):
+                content.append({"type": "tool_use", "id": id_, "name": name, "input": arguments})
+            case ToolResultBlock(tool_use_id, text, is_error):
+                content.append(
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": tool_use_id,
+                        "content": text,
+                        "is_error": is_error,
+                    }
+                )
+    return {"role": message.role, "content": content}
+
+
+def translate_error(exc: anthropic.APIError) -> ProviderError:
+    """Map an SDK exception onto our error tree (the one place that knows the SDK's classes)."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("anthropic: request timed out", kind="timeout", retryable=True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError("anthropic: connection failed", kind="connection", retryable=True)
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        kind, retryable = kind_for_status(status)
+        if exc.type is not None and exc.type in _ERROR_TYPES:
+            kind, retryable = _ERROR_TYPES[exc.type]
+        return ProviderError(
+            f"anthropic: HTTP {status} {exc.type or ''}".strip(),
+            kind=kind,
+            retryable=retryable,
+            retry_after=retry_after_seconds(exc.response.headers),
+            status=status,
+        )
+    return ProviderError(f"anthropic: {type(exc).__name__}", kind="stream", retryable=True)

@@ -1,0 +1,61 @@
+"""The provider interface every model backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from agent.request import ModelRequest, ProviderEvent
+
+
+class ModelProvider(Protocol):
+    """A streaming model backend (Anthropic, OpenAI, any OpenAI-compatible server)."""
+
+    name: str
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Send ``request`` and yield text deltas, then tool calls, then one ``ResponseDone``.
+
+        Raises:
+            ProviderError: for every failure, translated from the SDK's exceptions.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the HTTP client."""
+        ...
+
+
+def retry_after_seconds(headers: object) -> float | None:
+    """Parse a ``retry-after`` (or ``retry-after-ms``) header value from a headers mapping."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    ms = get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    raw = get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def kind_for_status(status: int) -> tuple[str, bool]:
+    """Map an HTTP status to our error kind and whether it is worth retrying."""
+    if status == 429:
+        return "rate_limit", True
+    if status == 529:
+        return "overloaded", True
+    if status in (401, 403):
+        return "auth", False
+    if status == 408:
+        return "timeout", True
+    if status >= 500:
+        return "server", True
+    return "bad_request", False

@@ -1,0 +1,104 @@
+"""The storage interface. SQLite implements it today; a PostgreSQL store can serve several instances."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from agent.messages import ChatMessage, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A persisted session: identity, per-session settings and its transcript."""
+
+    id: str
+    key: str
+    created_at: datetime
+    model_override: str | None = None
+    summary: str = ""
+    messages: tuple[ChatMessage, ...] = ()
+    turn_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """TTFT segments in nanoseconds; they add up to ``ttft`` exactly (see bot.timeline)."""
+
+    queue: int
+    session: int
+    prepare: int
+    model: int
+    deliver: int
+
+    @property
+    def ttft(self) -> int:
+        """Their sum: received → first visible."""
+        return self.queue + self.session + self.prepare + self.model + self.deliver
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call of a turn."""
+
+    name: str
+    ok: bool
+    duration_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One turn as stored: what ran, how long each part took, what it cost."""
+
+    id: str
+    session_id: str
+    ordinal: int
+    platform: str
+    profile: str
+    model: str
+    warm: bool
+    status: str  # ok | failed | interrupted
+    created_at: datetime
+    segments: Segments | None  # None when nothing became visible
+    total_ns: int
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    ingress_lag_ms: float | None = None
+    tools: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def ttft_ns(self) -> int | None:
+        """Time to first visible token, when there was one."""
+        return self.segments.ttft if self.segments is not None else None
+
+
+class Store(Protocol):
+    """Persistence of sessions, transcripts and turns."""
+
+    async def load_session(self, key: str) -> SessionRecord | None:
+        """The open session for ``key`` with its full transcript, or None."""
+        ...
+
+    async def create_session(self, record: SessionRecord) -> None:
+        """Persist a new open session (an older open session of the key is closed)."""
+        ...
+
+    async def close_session(self, session_id: str) -> None:
+        """Mark a session closed (``/new``); its history stays until retention removes it."""
+        ...
+
+    async def set_model_override(self, session_id: str, value: str | None) -> None:
+        """Persist a ``/model`` choice."""
+        ...
+
+    async def record_turn(self, turn: TurnRecord, messages: Sequence[ChatMessage]) -> None:
+        """Append the turn's messages and the turn itself, in one transaction."""
+        ...
+
+    async def turns(
+        self, *, since: datetime | None = None, session_id: str | None = None
+    ) -> list[TurnRecord]:
+        """Stored turns, oldest first."""
+        ...

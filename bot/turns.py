@@ -1,0 +1,195 @@
+"""One turn: session → agent → reply stream → store, with the TTFT timeline stamped on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from agent.clock import Clock
+from agent.errors import ProviderError, TextAlreadyShownError
+from agent.messages import ChatMessage, TextBlock, Usage
+from agent.prompt import user_message
+from agent.request import TextDelta
+from agent.responder import Agent, Finished, RequestSent, ToolFinished, ToolStarted, TurnInput
+from bot.sessions import Session, SessionPool
+from bot.store.base import Store, ToolCallRecord, TurnRecord
+from bot.timeline import FooterMode, Timeline, footer
+from channels.base import Channel, ChannelError, InboundMessage, ReplyStream, SessionKey
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+INTERRUPTED_NOTE = "[interrupted]"
+
+
+def failure_notice(error: ProviderError) -> str:
+    """What the user reads when the model could not answer (kept short, no internals)."""
+    if isinstance(error, TextAlreadyShownError):
+        return f"⚠ The answer above is incomplete: the model failed mid-reply ({error.kind})."
+    if error.kind == "auth":
+        return "⚠ I can't reach the model: its credentials were refused. An admin needs to check."
+    return f"⚠ Sorry, the model is unavailable right now ({error.kind}). Please try again shortly."
+
+
+@dataclass
+class _Turn:
+    """One turn in flight: its inputs and what it produced so far (for the failure paths too)."""
+
+    session: Session
+    sent: ChatMessage
+    timeline: Timeline
+    warm: bool
+    profile: str
+    ingress_lag_ms: float | None
+    text: list[str] = field(default_factory=list)
+    tools: list[ToolCallRecord] = field(default_factory=list)
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+
+class TurnRunner:
+    """Runs a batch of messages of one session as one turn."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: SessionPool,
+        store: Store,
+        agent: Agent,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._store = store
+        self._agent = agent
+        self._channels = channels
+        self._clock = clock
+        self._footer: FooterMode = settings.reply.footer
+
+    async def run(self, batch: list[InboundMessage], timeline: Timeline) -> None:
+        """Answer ``batch`` (messages of one session, oldest first) in one reply."""
+        message = batch[-1]
+        channel = self._channels[message.key.platform]
+        session, warm = await self._pool.acquire(message.key)
+        timeline.stamp("session_ready")
+        key = message.key
+        profile_name, profile = self._settings.profile_for(
+            key.platform, key.scope, key.chat, message.author.id
+        )
+        text = "\n\n".join(m.text for m in batch)
+        context = {"channel": key.platform, "author": message.author.name or message.author.id}
+        sent = user_message(text, self._clock.now(), context)
+        turn = TurnInput(
+            conversation_id=session.id,
+            transcript=session.transcript,
+            user_message=sent,
+            profile=profile,
+            model_override=session.model_override,
+            summary=session.summary,
+        )
+        stream = channel.open_reply(message)
+        state = _Turn(session, sent, timeline, warm, profile_name, _ingress_lag_ms(message))
+        try:
+            await stream.set_status(THINKING)
+            finished = await self._stream_answer(turn, stream, state)
+            if not timeline.has("first_visible") and timeline.has("first_token"):
+                timeline.stamp("first_visible")  # the platform shows text only on finish
+            await stream.finish(footer(self._footer, timeline.segments(), finished.usage, warm))
+        except ProviderError as exc:
+            log.warning("turn failed, session %s: %s", key, exc)
+            await _quietly(stream.fail(failure_notice(exc)), key)
+            await self._persist_partial(state, exc)
+            return
+        except ChannelError as exc:
+            log.warning("delivery failed, session %s: %s", key, exc)
+            await self._persist_partial(state, exc)
+            return
+        except asyncio.CancelledError:
+            await _quietly(stream.fail("⏹ interrupted"), key)
+            await self._persist_partial(state, None)
+            raise
+        timeline.stamp("done")
+        messages = (sent, *finished.messages)
+        await self._store.record_turn(_record(state, "ok", None), messages)
+        session.append(messages)
+
+    async def _stream_answer(self, turn: TurnInput, stream: ReplyStream, state: _Turn) -> Finished:
+        timeline = state.timeline
+        async for event in self._agent.respond(turn):
+            match event:
+                case RequestSent(model):
+                    timeline.stamp("request_sent")
+                    state.model = model
+                case TextDelta(text):
+                    timeline.stamp("first_token")
+                    state.text.append(text)
+                    if await stream.append(text):
+                        timeline.stamp("first_visible")
+                case ToolStarted(_, name):
+                    await stream.set_status(f"is using {name}…")
+                case ToolFinished(_, name, ok, duration_ns):
+                    state.tools.append(ToolCallRecord(name, ok, duration_ns))
+                case Finished():
+                    state.usage = event.usage
+                    return event
+        raise RuntimeError("agent ended a turn without Finished")
+
+    async def _persist_partial(self, state: _Turn, error: BaseException | None) -> None:
+        # Keep what was said so the conversation continues sensibly: the user's message and what
+        # the model had streamed, or a marker that there was no answer (roles keep alternating).
+        shown = "".join(state.text)
+        if error is None:
+            status, reason, note = "interrupted", None, f"{shown}\n{INTERRUPTED_NOTE}".strip()
+        else:
+            status, reason = "failed", f"{type(error).__name__}: {error}"
+            note = shown or "[no answer: the model call failed]"
+        state.timeline.stamp("done")
+        messages = (state.sent, ChatMessage("assistant", (TextBlock(note),)))
+        try:
+            await self._store.record_turn(_record(state, status, reason), messages)
+        except Exception:
+            log.exception("could not store the failed turn, session %s", state.session.key)
+            return
+        state.session.append(messages)
+
+
+def _record(state: _Turn, status: str, error: str | None) -> TurnRecord:
+    session = state.session
+    return TurnRecord(
+        id=uuid.uuid4().hex,
+        session_id=session.id,
+        ordinal=session.turn_count + 1,
+        platform=session.key.platform,
+        profile=state.profile,
+        model=state.model,
+        warm=state.warm,
+        status=status,
+        created_at=datetime.now(UTC),
+        segments=state.timeline.segments(),
+        total_ns=state.timeline.total_ns(),
+        usage=state.usage,
+        error=error,
+        ingress_lag_ms=state.ingress_lag_ms,
+        tools=tuple(state.tools),
+    )
+
+
+async def _quietly(call: Awaitable[None], key: SessionKey) -> None:
+    try:
+        await call
+    except Exception:
+        log.exception("could not tell the user about a failed turn, session %s", key)
+
+
+def _ingress_lag_ms(message: InboundMessage) -> float | None:
+    """How long the platform took to hand us the event, when it stamped it."""
+    if message.event_time is None:
+        return None
+    return (datetime.now(UTC) - message.event_time).total_seconds() * 1000

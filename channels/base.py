@@ -1,0 +1,121 @@
+"""What every channel adapter provides, and the normalized values it hands to the runtime.
+
+An adapter turns platform events into :class:`InboundMessage` values (one function per platform
+decides the :class:`SessionKey`) and renders replies back through a :class:`ReplyStream`. Nothing
+platform-shaped crosses this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """Conversation identity: (platform, workspace/guild/bot scope, chat, thread)."""
+
+    platform: str
+    scope: str
+    chat: str
+    thread: str = ""
+
+    def __str__(self) -> str:
+        return ":".join((self.platform, self.scope, self.chat, self.thread))
+
+    @classmethod
+    def parse(cls, text: str) -> SessionKey:
+        """Inverse of ``str(key)``."""
+        parts = text.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"not a session key: {text!r}")
+        return cls(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a message."""
+
+    id: str
+    name: str
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message from a person, normalized by its adapter.
+
+    Attributes:
+        key: the session this message belongs to.
+        message_id: the platform's id for the message (dedupe, replies).
+        author: who wrote it.
+        text: what they wrote, mentions of the bot removed.
+        received_ns: ``time.perf_counter_ns()`` when the adapter got the event (TTFT origin).
+        event_time: the platform's own timestamp, when it has one (ingress lag).
+        is_direct: a DM rather than a group conversation.
+        mentioned: the bot was addressed explicitly.
+    """
+
+    key: SessionKey
+    message_id: str
+    author: Author
+    text: str
+    received_ns: int
+    event_time: datetime | None = None
+    is_direct: bool = True
+    mentioned: bool = True
+
+
+class ReplyStream(Protocol):
+    """One reply on its way to the user, rendered by the adapter as the platform allows."""
+
+    async def set_status(self, text: str) -> None:
+        """Show a transient status (``is thinking…``, ``using tool time``) where supported."""
+        ...
+
+    async def append(self, text: str) -> bool:
+        """Add answer text; returns True once the text (or a part of it) is visible."""
+        ...
+
+    async def finish(self, footer: str) -> None:
+        """Finalize the message; ``footer`` (maybe empty) goes under the answer."""
+        ...
+
+    async def fail(self, notice: str) -> None:
+        """End the reply with a short notice for the user (partial text stays)."""
+        ...
+
+
+Intake = Callable[[InboundMessage], Awaitable[None]]
+
+
+class Channel(Protocol):
+    """A platform connection."""
+
+    name: str
+
+    async def start(self, intake: Intake) -> None:
+        """Connect and start passing inbound messages to ``intake``; returns once connected."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop intake and disconnect."""
+        ...
+
+    def open_reply(self, message: InboundMessage) -> ReplyStream:
+        """A stream that answers ``message`` in its conversation."""
+        ...
+
+    async def notice(self, message: InboundMessage, text: str) -> None:
+        """Send a short non-streamed message (command answers, errors) in reply to ``message``."""
+        ...
+
+
+class ChannelError(Exception):
+    """A platform call failed; ``retry_after`` is set when the platform asked us to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
