@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
+import httpx2
 
 from agent.errors import ProviderError
 from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
@@ -68,6 +69,13 @@ class AnthropicProvider:
                 final = await stream.get_final_message()
         except anthropic.APIError as exc:
             raise translate_error(exc) from exc
+        except httpx2.TransportError as exc:
+            # A connection cut mid-stream surfaces unwrapped from the SDK.
+            raise ProviderError(
+                f"anthropic: connection lost ({type(exc).__name__})",
+                kind="connection",
+                retryable=True,
+            ) from exc
         for block in final.content:
             if block.type == "tool_use":
                 arguments = block.input if isinstance(block.input, dict) else {}

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 
 from agent.errors import ProviderError
@@ -79,6 +80,11 @@ class OpenAIProvider:
                             finish = choice.finish_reason
         except openai.APIError as exc:
             raise translate_error(exc) from exc
+        except httpx2.TransportError as exc:
+            # A connection cut mid-stream surfaces unwrapped from the SDK.
+            raise ProviderError(
+                f"openai: connection lost ({type(exc).__name__})", kind="connection", retryable=True
+            ) from exc
         for index in sorted(calls):
             call = calls[index]
             yield ToolCallRequest(call.id, call.name, _parse_arguments("".join(call.arguments)))

@@ -64,6 +64,7 @@ class ConsoleChannel:
         self._answered: dict[str, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self.replies = 0
 
     @property
     def key(self) -> SessionKey:
@@ -94,7 +95,7 @@ class ConsoleChannel:
 
     async def notice(self, message: InboundMessage, text: str) -> None:
         """Print a command answer or an error notice."""
-        self.write(f"{self._speaker()}{text}\n\n")
+        self.write(f"{self.speaker()}{text}\n\n")
         self.answered(message.message_id)
 
     def write(self, text: str) -> None:
@@ -104,11 +105,13 @@ class ConsoleChannel:
 
     def answered(self, message_id: str) -> None:
         """Mark the reply to ``message_id`` complete so the next line is read."""
+        self.replies += 1
         event = self._answered.get(message_id)
         if event is not None:
             event.set()
 
-    def _speaker(self) -> str:
+    def speaker(self) -> str:
+        """The label before an answer (interactive terminals only)."""
         return SPEAKER if self._interactive else ""
 
     async def _read(self, intake: Intake) -> None:
@@ -151,14 +154,14 @@ class ConsoleReply:
         """Print ``text`` at once; it is visible when the flush returns."""
         if not self._started:
             self._started = True
-            self._channel.write(self._channel._speaker())
+            self._channel.write(self._channel.speaker())
         self._channel.write(text)
         return True
 
     async def finish(self, footer: str) -> None:
         """End the answer with the footer line."""
         tail = f"\n{footer}\n\n" if footer else "\n\n"
-        self._channel.write(tail if self._started else f"{self._channel._speaker()}(no text){tail}")
+        self._channel.write(tail if self._started else f"{self._channel.speaker()}(no text){tail}")
         self._channel.answered(self._message_id)
 
     async def fail(self, notice: str) -> None:
