@@ -7,13 +7,16 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.http import HttpServer
 from bot.stats import format_table, summarize
-from bot.wiring import open_runtime, open_store
+from bot.wiring import build_channels, http_routes, open_runtime, open_store
+from channels.base import Channel
 from channels.console import ConsoleChannel, stdin_lines
 from config import (
     ConfigError,
@@ -27,12 +30,14 @@ from config import (
 
 EXIT_CONFIG = 2
 
+log = logging.getLogger("hearth")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else _quiet_level(args.command),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -56,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees one
+
+
+def _quiet_level(command: str) -> int:
+    # The terminal chat keeps stderr for problems; a service logs what it does.
+    return logging.INFO if command == "run" else logging.WARNING
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,15 +146,32 @@ async def _chat(settings: Settings, user: str) -> int:
 
 
 def _run(settings: Settings) -> int:
-    # The platform channels arrive with their own issues; until one is configured, say so clearly.
-    configured = [
-        name for name in ("telegram", "slack", "discord") if getattr(settings.channels, name)
-    ]
-    if configured:
-        name = configured[0]
-        raise ConfigError(f"channels.{name}", f"this build has no {name} adapter yet")
-    raise ConfigError(
-        "channels",
-        "no channel configured: add channels.telegram, channels.slack or channels.discord, "
-        "or try the bot with: hearth chat",
-    )
+    channels = build_channels(settings)
+    if not channels:
+        raise ConfigError(
+            "channels",
+            "no channel configured: add channels.telegram, channels.slack or channels.discord, "
+            "or try the bot with: hearth chat",
+        )
+    return asyncio.run(_serve(settings, channels))
+
+
+async def _serve(settings: Settings, channels: list[Channel]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = settings.server
+    async with (
+        HttpServer(server.host, server.port, http_routes(channels)) as http,
+        open_runtime(settings, channels),
+    ):
+        log.info(
+            "hearth running: %s; health on http://%s:%d/healthz",
+            ", ".join(c.name for c in channels),
+            server.host,
+            http.port,
+        )
+        await stop.wait()
+        log.info("shutting down")
+    return 0

@@ -7,10 +7,11 @@ The order is written once, in :func:`bot.wiring.build_runtime`.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.store.base import Store
 from channels.base import InboundMessage
+from config import AccessSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +42,40 @@ async def ignore_bots(message: InboundMessage, call_next: Next) -> None:
     await call_next(message)
 
 
-class RecentIds:
-    """In-memory dedupe of platform message ids (a bounded LRU)."""
+class MentionGate:
+    """Group conversations: answer only when addressed (``access.group``: mention | open | off).
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
-        self._capacity = capacity
+    Direct messages pass; their policy (open, allowlist, pairing) belongs to access control.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._default = settings.access
+        self._per_channel: dict[str, AccessSettings] = {}
+        for name in ("telegram", "slack", "discord"):
+            channel = getattr(settings.channels, name)
+            if channel is not None and channel.access is not None:
+                self._per_channel[name] = channel.access
 
     async def __call__(self, message: InboundMessage, call_next: Next) -> None:
-        """Pass ``message`` on unless its id was seen already."""
-        ident = (message.key.platform, message.key.chat, message.message_id)
-        if ident in self._seen:
-            log.info("duplicate message %s in %s dropped", message.message_id, message.key)
+        """Pass ``message`` on when the group policy lets it through."""
+        if not message.is_direct:
+            policy = self._per_channel.get(message.key.platform, self._default).group
+            if policy == "off" or (policy == "mention" and not message.mentioned):
+                log.debug("group message in %s not addressed to the bot", message.key)
+                return
+        await call_next(message)
+
+
+class DurableDedupe:
+    """Drop a message whose platform id was already accepted, across restarts (the store)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def __call__(self, message: InboundMessage, call_next: Next) -> None:
+        """Claim the message id, then pass it on; a second claim is a duplicate."""
+        key = message.key
+        if not await self._store.claim_inbound(key.platform, key.chat, message.message_id):
+            log.info("replayed message %s in %s dropped", message.message_id, key)
             return
-        self._seen[ident] = None
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
         await call_next(message)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
+from aiohttp import web
+
 from agent.clock import Clock, SystemClock
 from agent.providers.anthropic import AnthropicProvider
 from agent.providers.base import ModelProvider
@@ -13,14 +15,14 @@ from agent.responder import Agent
 from agent.tools.builtins import time_tool
 from agent.tools.registry import ToolExecutor, ToolRegistry
 from bot.commands import CommandHandler
-from bot.pipeline import RecentIds, ignore_bots
+from bot.pipeline import DurableDedupe, MentionGate, ignore_bots
 from bot.runtime import Runtime
 from bot.sessions import SessionPool
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
-from config import Settings
+from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
 TOOL_OUTPUT_LIMIT = 16 * 1024
@@ -41,6 +43,28 @@ def build_providers(settings: Settings) -> dict[str, ModelProvider]:
 def build_tools(clock: Clock) -> ToolRegistry:
     """The built-in tools."""
     return ToolRegistry([time_tool(clock)])
+
+
+def build_channels(settings: Settings) -> list[Channel]:
+    """The platform channels whose sections are configured."""
+    channels: list[Channel] = []
+    if settings.channels.telegram is not None:
+        raise ConfigError("channels.telegram", "this build has no telegram adapter yet")
+    if settings.channels.discord is not None:
+        raise ConfigError("channels.discord", "this build has no discord adapter yet")
+    if settings.channels.slack is not None:
+        raise ConfigError("channels.slack", "this build has no slack adapter yet")
+    return channels
+
+
+def http_routes(channels: Sequence[Channel]) -> list[web.RouteDef]:
+    """Routes that channels serve on the shared HTTP server (webhooks, events endpoints)."""
+    routes: list[web.RouteDef] = []
+    for channel in channels:
+        provide = getattr(channel, "http_routes", None)
+        if provide is not None:
+            routes.extend(provide())
+    return routes
 
 
 @contextlib.asynccontextmanager
@@ -90,7 +114,7 @@ async def open_runtime(
         by_name = {channel.name: channel for channel in channels}
         runtime = Runtime(
             channels=by_name,
-            middlewares=[ignore_bots, RecentIds()],
+            middlewares=[ignore_bots, MentionGate(settings), DurableDedupe(store)],
             turns=TurnRunner(
                 settings=settings,
                 pool=pool,

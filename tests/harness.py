@@ -96,6 +96,9 @@ class CountingStore:
     ) -> list[TurnRecord]:
         return await self.inner.turns(since=since, session_id=session_id)
 
+    async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
+        return await self.inner.claim_inbound(platform, chat, message_id)
+
 
 @dataclass
 class Chat:

@@ -102,3 +102,7 @@ class Store(Protocol):
     ) -> list[TurnRecord]:
         """Stored turns, oldest first."""
         ...
+
+    async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
+        """Record an inbound message id; False when it was claimed before (a duplicate)."""
+        ...

@@ -53,4 +53,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX turns_created ON turns(created_at);
     CREATE INDEX turns_session ON turns(session_id, ordinal);
     """,
+    # 2: inbound dedupe, so a replayed or re-delivered platform event never gets a second reply
+    """
+    CREATE TABLE inbound (
+        platform TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (platform, chat, message_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX inbound_received ON inbound(received_at);
+    """,
 )

@@ -167,6 +167,16 @@ class SqliteStore:
         async with self.db.execute(query, params) as cursor:
             return [_turn_from_row(r) for r in await cursor.fetchall()]
 
+    async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
+        """See :meth:`bot.store.base.Store.claim_inbound`."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO inbound (platform, chat, message_id, received_at)"
+                " VALUES (?, ?, ?, datetime('now')) ON CONFLICT DO NOTHING",
+                (platform, chat, message_id),
+            )
+            return cursor.rowcount == 1
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db, self._lock)
 

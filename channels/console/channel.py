@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import TextIO
 
@@ -60,6 +61,8 @@ class ConsoleChannel:
         self._out = out
         self._user = user
         self._interactive = interactive
+        # Ids must stay unique across runs: the store remembers accepted ids (dedupe).
+        self._run = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
         self._answered: dict[str, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -124,7 +127,7 @@ class ConsoleChannel:
                     continue
                 message = InboundMessage(
                     key=self.key,
-                    message_id=str(next(self._ids)),
+                    message_id=f"{self._run}-{next(self._ids)}",
                     author=Author(self._user, self._user),
                     text=text,
                     received_ns=time.perf_counter_ns(),
