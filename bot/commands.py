@@ -101,6 +101,6 @@ class CommandHandler:
         p50 = "-" if row.ttft_p50_ns is None else seconds(row.ttft_p50_ns)
         p90 = "-" if row.ttft_p90_ns is None else seconds(row.ttft_p90_ns)
         return (
-            f"{row.turns} turns · TTFT p50 {p50} s · p90 {p90} s · "
+            f"{row.turns} turn{'s' if row.turns != 1 else ''} · TTFT p50 {p50} s · p90 {p90} s · "
             f"cache read {row.cache_read_share:.0%} of input tokens"
         )
