@@ -6,8 +6,9 @@ a profile, and yields :data:`AgentEvent` values. The runtime stamps the TTFT tim
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.errors import AllModelsFailedError, ProviderError, TextAlreadyShownError
@@ -15,6 +16,7 @@ from agent.messages import Block, ChatMessage, TextBlock, ToolResultBlock, ToolU
 from agent.prompt import system_text
 from agent.providers.base import ModelProvider
 from agent.request import ModelRequest, ResponseDone, TextDelta, ToolCallRequest, ToolSpec
+from agent.routing import Backoff, CircuitBreaker
 from agent.tools.registry import ToolExecutor, ToolRegistry
 from config import ModelRef, ModelsSettings, Profile
 
@@ -37,10 +39,14 @@ class TurnInput:
 
 @dataclass(frozen=True, slots=True)
 class RequestSent:
-    """A model request is about to be written (``model`` is ``provider:model``)."""
+    """A model request is about to be written (``model`` is ``provider:model``).
+
+    ``fallback`` marks a model that is not the first of its chain.
+    """
 
     model: str
     round: int
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +95,17 @@ class Agent:
         executor: ToolExecutor,
         *,
         max_tool_rounds: int,
+        breaker: CircuitBreaker,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._providers = providers
         self._models = models
         self._tools = tools
         self._executor = executor
         self._max_tool_rounds = max_tool_rounds
+        self._backoff = Backoff(models.retry)
+        self._breaker = breaker
+        self._sleep = sleep
 
     def chain(self, tier_or_model: str) -> list[ModelRef]:
         """The fallback chain for a tier name or a single ``provider:model``.
@@ -169,8 +180,15 @@ class Agent:
         turn: TurnInput,
     ) -> AsyncIterator[RequestSent | TextDelta | ToolCallRequest | ResponseDone]:
         attempts: list[tuple[str, ProviderError]] = []
-        for ref in chain:
-            provider = self._providers[ref.provider]
+        for position, ref in enumerate(chain):
+            name = str(ref)
+            if not self._breaker.allow(name):
+                log.info("skipping %s: circuit open (conversation %s)", name, turn.conversation_id)
+                attempts.append(
+                    (name, ProviderError("circuit open", kind="circuit_open", retryable=True))
+                )
+                continue
+            settings = self._models.model(ref)
             request = ModelRequest(
                 model=ref.model,
                 system=system,
@@ -178,31 +196,43 @@ class Agent:
                 messages=history,
                 cache_key=turn.conversation_id,
                 cache_ttl=self._models.cache_ttl,
-                max_output_tokens=self._models.max_output_tokens,
+                max_output_tokens=settings.max_output_tokens or self._models.max_output_tokens,
             )
-            shown = False
-            yield RequestSent(str(ref), round_)
-            try:
-                async for event in provider.stream(request):
-                    if isinstance(event, TextDelta):
-                        shown = True
-                    yield event
+            for attempt in range(self._backoff.attempts):
+                shown = False
+                yield RequestSent(name, round_, fallback=position > 0)
+                try:
+                    async for event in self._providers[ref.provider].stream(request):
+                        shown = shown or isinstance(event, TextDelta)
+                        yield event
+                except ProviderError as exc:
+                    self._breaker.failed(name)
+                    if shown:
+                        raise TextAlreadyShownError(
+                            f"{name} failed after streaming part of the answer: {exc}",
+                            kind=exc.kind,
+                            retryable=False,
+                            status=exc.status,
+                        ) from exc
+                    attempts.append((name, exc))
+                    delay = self._backoff.delay(attempt, exc)
+                    log.warning(
+                        "model %s failed (%s, try %d), conversation %s; %s",
+                        name,
+                        exc,
+                        attempt + 1,
+                        turn.conversation_id,
+                        "next model" if delay is None else f"retrying in {delay:.2f} s",
+                    )
+                    if delay is None:
+                        break
+                    await self._sleep(delay)
+                    continue
+                except BaseException:
+                    self._breaker.abandoned(name)
+                    raise
+                self._breaker.succeeded(name)
                 return
-            except ProviderError as exc:
-                if shown:
-                    raise TextAlreadyShownError(
-                        f"{ref} failed after streaming part of the answer: {exc}",
-                        kind=exc.kind,
-                        retryable=False,
-                        status=exc.status,
-                    ) from exc
-                log.warning(
-                    "model %s failed (%s), conversation %s; trying the next in the chain",
-                    ref,
-                    exc,
-                    turn.conversation_id,
-                )
-                attempts.append((str(ref), exc))
         raise AllModelsFailedError(attempts)
 
     async def _run_tools(

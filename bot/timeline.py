@@ -66,8 +66,19 @@ def seconds(ns: int) -> str:
     return f"{ns / 1e9:.2f}"
 
 
-def footer(mode: FooterMode, segments: Segments | None, usage: Usage, warm: bool) -> str:
-    """The reply footer, e.g. ``⏱ 0.84 s to first token``; empty when off or nothing was shown."""
+def footer(
+    mode: FooterMode,
+    segments: Segments | None,
+    usage: Usage,
+    warm: bool,
+    *,
+    model: str = "",
+    fallback: bool = False,
+) -> str:
+    """The reply footer, e.g. ``⏱ 0.84 s to first token``; empty when off or nothing was shown.
+
+    ``full`` adds the segments, the cache-read share, warm/cold and the model that answered.
+    """
     if mode == "off" or segments is None:
         return ""
     head = f"⏱ {seconds(segments.ttft)} s to first token"
@@ -82,4 +93,6 @@ def footer(mode: FooterMode, segments: Segments | None, usage: Usage, warm: bool
         f"cache {usage.cache_read_share:.0%}",
         "warm" if warm else "cold",
     ]
+    if model:
+        parts.append(f"answered by {model}{' (fallback)' if fallback else ''}")
     return f"{head} · " + " · ".join(parts)

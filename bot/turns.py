@@ -49,6 +49,7 @@ class _Turn:
     text: list[str] = field(default_factory=list)
     tools: list[ToolCallRecord] = field(default_factory=list)
     model: str = ""
+    fallback: bool = False
     usage: Usage = field(default_factory=Usage)
 
 
@@ -101,7 +102,16 @@ class TurnRunner:
             finished = await self._stream_answer(turn, stream, state)
             if not timeline.has("first_visible") and timeline.has("first_token"):
                 timeline.stamp("first_visible")  # the platform shows text only on finish
-            await stream.finish(footer(self._footer, timeline.segments(), finished.usage, warm))
+            await stream.finish(
+                footer(
+                    self._footer,
+                    timeline.segments(),
+                    finished.usage,
+                    warm,
+                    model=state.model,
+                    fallback=state.fallback,
+                )
+            )
         except ProviderError as exc:
             log.warning("turn failed, session %s: %s", key, exc)
             await _quietly(stream.fail(failure_notice(exc)), key)
@@ -124,9 +134,9 @@ class TurnRunner:
         timeline = state.timeline
         async for event in self._agent.respond(turn):
             match event:
-                case RequestSent(model):
+                case RequestSent(model, _round, fallback):
                     timeline.stamp("request_sent")
-                    state.model = model
+                    state.model, state.fallback = model, fallback
                 case TextDelta(text):
                     timeline.stamp("first_token")
                     state.text.append(text)

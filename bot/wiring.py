@@ -12,6 +12,7 @@ from agent.providers.anthropic import AnthropicProvider
 from agent.providers.base import ModelProvider
 from agent.providers.openai import OpenAIProvider
 from agent.responder import Agent
+from agent.routing import CircuitBreaker
 from agent.tools.builtins import time_tool
 from agent.tools.registry import ToolExecutor, ToolRegistry
 from bot.commands import CommandHandler
@@ -105,6 +106,7 @@ async def open_runtime(
                 output_limit=TOOL_OUTPUT_LIMIT,
             ),
             max_tool_rounds=settings.agent.max_tool_rounds,
+            breaker=CircuitBreaker(settings.models.circuit),
         )
         pool = SessionPool(
             store,

@@ -8,7 +8,15 @@ from config.channels import ChannelsSettings, DiscordSettings, SlackSettings, Te
 from config.durations import Duration, format_duration, parse_duration
 from config.errors import ConfigError
 from config.loader import find_config_path, load_settings
-from config.models import ModelRef, ModelsSettings, ProviderSettings
+from config.models import (
+    CircuitSettings,
+    ModelRef,
+    ModelSettings,
+    ModelsSettings,
+    Price,
+    ProviderSettings,
+    RetrySettings,
+)
 from config.profiles import AgentSettings, Profile, Route, RouteMatch
 from config.rendering import render_masked
 from config.settings import (
@@ -25,15 +33,19 @@ __all__ = [
     "AccessSettings",
     "AgentSettings",
     "ChannelsSettings",
+    "CircuitSettings",
     "ConfigError",
     "DiscordSettings",
     "Duration",
     "LimitsSettings",
     "ModelRef",
+    "ModelSettings",
     "ModelsSettings",
+    "Price",
     "Profile",
     "ProviderSettings",
     "ReplySettings",
+    "RetrySettings",
     "Route",
     "RouteMatch",
     "ServerSettings",

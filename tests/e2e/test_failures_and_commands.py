@@ -12,14 +12,18 @@ from tests.fakes.script import ApiError, Reply, StreamError, Text
 from tests.harness import console_chat, settings_for
 
 
-async def test_a_failing_model_falls_back_to_the_next_in_the_chain(tmp_path: Path) -> None:
+async def test_three_overloads_fall_back_to_the_next_model_in_the_chain(tmp_path: Path) -> None:
     async with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
-        anthropic.script(ApiError(529, "overloaded_error", "Overloaded"))
+        anthropic.script(*[ApiError(529, "overloaded_error", "Overloaded")] * 3)
         openai.script(Reply(Text("Answer from the fallback.")))
         settings = settings_for(
             tmp_path,
             {**anthropic_provider(anthropic), **openai_provider(openai)},
-            models={"tiers": {"default": ["anthropic:big", "openai:backup"]}},
+            models={
+                "tiers": {"default": ["anthropic:big", "openai:backup"]},
+                "retry": {"attempts": 3, "base_delay": "1ms"},
+            },
+            reply={"footer": "full"},
         )
         async with console_chat(settings) as chat:
             reply = await chat.say("hello")
@@ -27,8 +31,9 @@ async def test_a_failing_model_falls_back_to_the_next_in_the_chain(tmp_path: Pat
             [turn] = await store.turns()
 
     assert reply.startswith("Answer from the fallback.")
+    assert "answered by openai:backup (fallback)" in reply
     assert turn.status == "ok" and turn.model == "openai:backup"
-    assert len(anthropic.chat_requests()) == 1 and len(openai.chat_requests()) == 1
+    assert len(anthropic.chat_requests()) == 3 and len(openai.chat_requests()) == 1
 
 
 async def test_when_every_model_fails_the_user_gets_a_notice_and_the_service_goes_on(
@@ -38,7 +43,9 @@ async def test_when_every_model_fails_the_user_gets_a_notice_and_the_service_goe
         fake.script(
             ApiError(429, "rate_limit_error", "slow down", retry_after=1), Reply(Text("Back."))
         )
-        settings = settings_for(tmp_path, anthropic_provider(fake))
+        settings = settings_for(
+            tmp_path, anthropic_provider(fake), models={"retry": {"attempts": 1}}
+        )
         async with console_chat(settings) as chat:
             failed = await chat.say("hello")
             recovered = await chat.say("still there?")

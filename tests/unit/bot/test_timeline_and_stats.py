@@ -52,13 +52,13 @@ SEG = Segments(
         (
             "full",
             "⏱ 0.84 s to first token · queue 0.01 · session 0.00 · prepare 0.02 · model 0.80"
-            " · deliver 0.01 · cache 75% · warm",
+            " · deliver 0.01 · cache 75% · warm · answered by a:m (fallback)",
         ),
     ],
 )
 def test_footer(mode: str, expected: str) -> None:
     usage = Usage(input_tokens=400, cache_read_tokens=300)
-    assert footer(mode, SEG, usage, warm=True) == expected  # type: ignore[arg-type]
+    assert footer(mode, SEG, usage, warm=True, model="a:m", fallback=True) == expected  # type: ignore[arg-type]
 
 
 def test_footer_is_empty_when_nothing_was_shown() -> None:
