@@ -102,5 +102,6 @@ class CommandHandler:
         p90 = "-" if row.ttft_p90_ns is None else seconds(row.ttft_p90_ns)
         return (
             f"{row.turns} turn{'s' if row.turns != 1 else ''} · TTFT p50 {p50} s · p90 {p90} s · "
-            f"cache read {row.cache_read_share:.0%} of input tokens"
+            f"cache read {row.cache_read_share:.0%} of input tokens · "
+            f"cost ${row.cost_usd:.4f} (cache saved ${row.cache_savings_usd:.4f})"
         )

@@ -24,6 +24,8 @@ class StatsRow:
     segment_medians_ns: dict[str, int]
     cache_read_share: float
     failed: int
+    cost_usd: float
+    cache_savings_usd: float
 
 
 def percentile(values: Sequence[int], fraction: float) -> int | None:
@@ -71,12 +73,25 @@ def _row(group: str, value: str, turns: list[TurnRecord]) -> StatsRow:
         segment_medians_ns=medians,
         cache_read_share=read / prompt if prompt else 0.0,
         failed=sum(1 for t in turns if t.status != "ok"),
+        cost_usd=sum(t.cost_usd for t in turns),
+        cache_savings_usd=sum(t.cache_savings_usd for t in turns),
     )
 
 
 def format_table(rows: Sequence[StatsRow]) -> str:
     """A plain-text table for the terminal (seconds, cache share in percent)."""
-    header = ("group", "value", "turns", "p50", "p90", *SEGMENTS, "cache", "failed")
+    header = (
+        "group",
+        "value",
+        "turns",
+        "p50",
+        "p90",
+        *SEGMENTS,
+        "cache",
+        "failed",
+        "cost$",
+        "saved$",
+    )
     lines: list[tuple[str, ...]] = [header]
     for r in rows:
         lines.append(
@@ -89,6 +104,8 @@ def format_table(rows: Sequence[StatsRow]) -> str:
                 *(seconds(r.segment_medians_ns[n]) for n in SEGMENTS),
                 f"{r.cache_read_share:.0%}",
                 str(r.failed),
+                f"{r.cost_usd:.4f}",
+                f"{r.cache_savings_usd:.4f}",
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

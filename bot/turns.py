@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from agent.clock import Clock
 from agent.errors import ProviderError, TextAlreadyShownError
 from agent.messages import ChatMessage, TextBlock, Usage
+from agent.pricing import cost
 from agent.prompt import user_message
 from agent.request import TextDelta
 from agent.responder import Agent, Finished, RequestSent, ToolFinished, ToolStarted, TurnInput
@@ -19,7 +20,7 @@ from bot.sessions import Session, SessionPool
 from bot.store.base import Store, ToolCallRecord, TurnRecord
 from bot.timeline import FooterMode, Timeline, footer
 from channels.base import Channel, ChannelError, InboundMessage, ReplyStream, SessionKey
-from config import Settings
+from config import ModelRef, Price, Settings
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,13 @@ class TurnRunner:
             raise
         timeline.stamp("done")
         messages = (sent, *finished.messages)
-        await self._store.record_turn(_record(state, "ok", None), messages)
+        await self._store.record_turn(_record(state, "ok", None, self._price(state)), messages)
         session.append(messages)
+
+    def _price(self, state: _Turn) -> Price:
+        if not state.model:
+            return Price()
+        return self._settings.models.model(ModelRef.parse(state.model)).price
 
     async def _stream_answer(self, turn: TurnInput, stream: ReplyStream, state: _Turn) -> Finished:
         timeline = state.timeline
@@ -158,20 +164,24 @@ class TurnRunner:
         if error is None:
             status, reason, note = "interrupted", None, f"{shown}\n{INTERRUPTED_NOTE}".strip()
         else:
-            status, reason = "failed", f"{type(error).__name__}: {error}"
+            status = "failed_partial" if shown else "failed"
+            reason = f"{type(error).__name__}: {error}"
             note = shown or "[no answer: the model call failed]"
         state.timeline.stamp("done")
         messages = (state.sent, ChatMessage("assistant", (TextBlock(note),)))
         try:
-            await self._store.record_turn(_record(state, status, reason), messages)
+            await self._store.record_turn(
+                _record(state, status, reason, self._price(state)), messages
+            )
         except Exception:
             log.exception("could not store the failed turn, session %s", state.session.key)
             return
         state.session.append(messages)
 
 
-def _record(state: _Turn, status: str, error: str | None) -> TurnRecord:
+def _record(state: _Turn, status: str, error: str | None, price: Price) -> TurnRecord:
     session = state.session
+    spent = cost(state.usage, price)
     return TurnRecord(
         id=uuid.uuid4().hex,
         session_id=session.id,
@@ -188,6 +198,8 @@ def _record(state: _Turn, status: str, error: str | None) -> TurnRecord:
         error=error,
         ingress_lag_ms=state.ingress_lag_ms,
         tools=tuple(state.tools),
+        cost_usd=spent.usd,
+        cache_savings_usd=spent.cache_savings_usd,
     )
 
 

@@ -59,7 +59,7 @@ class TurnRecord:
     profile: str
     model: str
     warm: bool
-    status: str  # ok | failed | interrupted
+    status: str  # ok | failed | failed_partial | interrupted
     created_at: datetime
     segments: Segments | None  # None when nothing became visible
     total_ns: int
@@ -67,6 +67,8 @@ class TurnRecord:
     error: str | None = None
     ingress_lag_ms: float | None = None
     tools: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
+    cost_usd: float = 0.0
+    cache_savings_usd: float = 0.0
 
     @property
     def ttft_ns(self) -> int | None:

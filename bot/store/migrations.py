@@ -64,4 +64,10 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX inbound_received ON inbound(received_at);
     """,
+    # 3: cost per turn; compaction point per session
+    """
+    ALTER TABLE turns ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE turns ADD COLUMN cache_savings_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN compacted_seq INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -243,6 +243,8 @@ _TURN_FIELDS = [
     "cache_read_tokens",
     "cache_write_tokens",
     "tools",
+    "cost_usd",
+    "cache_savings_usd",
 ]
 _TURN_COLUMNS = ", ".join(_TURN_FIELDS)
 _INSERT_TURN = (
@@ -279,6 +281,8 @@ def _turn_row(turn: TurnRecord) -> tuple[SqlValue, ...]:
         turn.usage.cache_read_tokens,
         turn.usage.cache_write_tokens,
         tools,
+        turn.cost_usd,
+        turn.cache_savings_usd,
     )
 
 
@@ -319,4 +323,6 @@ def _turn_from_row(row: aiosqlite.Row | tuple[SqlValue, ...]) -> TurnRecord:
             ToolCallRecord(str(n), bool(ok), int(d))
             for n, ok, d in json.loads(str(values["tools"]))
         ),
+        cost_usd=float(values["cost_usd"] or 0.0),
+        cache_savings_usd=float(values["cache_savings_usd"] or 0.0),
     )
