@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from agent.errors import AllModelsFailedError, ProviderError, TextAlreadyShownError
 from agent.messages import Block, ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
-from agent.prompt import system_text
+from agent.prompt import SUMMARY_INSTRUCTIONS, summary_request, system_text
 from agent.providers.base import ModelProvider
 from agent.request import ModelRequest, ResponseDone, TextDelta, ToolCallRequest, ToolSpec
 from agent.routing import Backoff, CircuitBreaker
@@ -75,6 +75,7 @@ class Finished:
     model: str
     stop_reason: str
     messages: tuple[ChatMessage, ...]
+    prompt_tokens: int = 0  # the last request's prompt size (what compaction watches)
 
 
 AgentEvent = RequestSent | TextDelta | ToolStarted | ToolFinished | Finished
@@ -158,7 +159,9 @@ class Agent:
             new_messages.append(reply)
             history = (*history, reply)
             if not calls:
-                yield Finished(usage, model, done.stop_reason, tuple(new_messages))
+                yield Finished(
+                    usage, model, done.stop_reason, tuple(new_messages), done.usage.input_tokens
+                )
                 return
             for call in calls:
                 yield ToolStarted(call.id, call.name)
@@ -168,6 +171,29 @@ class Agent:
             history = (*history, results)
             new_messages.append(results)
         raise AssertionError("unreachable: the last round never runs tools")  # pragma: no cover
+
+    async def summarize(
+        self, messages: Sequence[ChatMessage], previous: str, tier: str, conversation_id: str
+    ) -> str:
+        """A summary of ``messages`` (and of the ``previous`` summary) written by ``tier``.
+
+        Raises:
+            ProviderError: when no model of the tier answered.
+        """
+        request = ChatMessage.user_text(summary_request(messages, previous))
+        text: list[str] = []
+        calls = self._call_chain(
+            chain=self.chain(tier),
+            round_=0,
+            system=SUMMARY_INSTRUCTIONS,
+            tools=(),
+            history=(request,),
+            turn=TurnInput(conversation_id, (), request, Profile(tools=[])),
+        )
+        async for event in calls:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+        return "".join(text).strip()
 
     async def _call_chain(
         self,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.errors import ProviderError
 from agent.responder import Agent, UnknownModelError
+from bot.compaction import Compactor
 from bot.sessions import SessionPool
 from bot.stats import summarize
 from bot.store.base import Store
@@ -15,10 +17,11 @@ from config import Settings
 HELP = """Commands:
 /new: start a fresh conversation in this thread
 /model: show the model; /model <tier or provider:model> switches this thread
-/stats: time-to-first-token and cache figures for this thread
+/stats: time-to-first-token, cache and cost figures for this thread
+/compact: fold older turns into a summary now
 /help: this list"""
 
-COMMANDS = frozenset({"new", "model", "stats", "help"})
+COMMANDS = frozenset({"new", "model", "stats", "compact", "help"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,19 @@ class CommandHandler:
     """Answers commands; each answer is one short message."""
 
     def __init__(
-        self, *, settings: Settings, pool: SessionPool, store: Store, agent: Agent
+        self,
+        *,
+        settings: Settings,
+        pool: SessionPool,
+        store: Store,
+        agent: Agent,
+        compactor: Compactor,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._store = store
         self._agent = agent
+        self._compactor = compactor
 
     async def handle(self, command: Command, message: InboundMessage) -> str:
         """Run ``command`` for ``message``'s session and return the answer text."""
@@ -66,7 +76,23 @@ class CommandHandler:
             return await self._model(command.argument, message)
         if command.name == "stats":
             return await self._stats(message)
+        if command.name == "compact":
+            return await self._compact(message)
         return HELP
+
+    async def _compact(self, message: InboundMessage) -> str:
+        session, _warm = await self._pool.acquire(message.key)
+        key = message.key
+        _name, profile = self._settings.profile_for(
+            key.platform, key.scope, key.chat, message.author.id
+        )
+        try:
+            done = await self._compactor.compact(session, profile.tier)
+        except ProviderError as exc:
+            return f"Could not compact now ({exc.kind}); the conversation is unchanged."
+        if not done:
+            return "Nothing to compact yet."
+        return f"Compacted: older turns are now a summary; {len(session.transcript)} messages kept."
 
     async def _model(self, argument: str, message: InboundMessage) -> str:
         session, _warm = await self._pool.acquire(message.key)

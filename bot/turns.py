@@ -16,6 +16,7 @@ from agent.pricing import cost
 from agent.prompt import user_message
 from agent.request import TextDelta
 from agent.responder import Agent, Finished, RequestSent, ToolFinished, ToolStarted, TurnInput
+from bot.compaction import Compactor
 from bot.sessions import Session, SessionPool
 from bot.store.base import Store, ToolCallRecord, TurnRecord
 from bot.timeline import FooterMode, Timeline, footer
@@ -66,6 +67,7 @@ class TurnRunner:
         agent: Agent,
         channels: Mapping[str, Channel],
         clock: Clock,
+        compactor: Compactor,
     ) -> None:
         self._settings = settings
         self._pool = pool
@@ -73,6 +75,7 @@ class TurnRunner:
         self._agent = agent
         self._channels = channels
         self._clock = clock
+        self._compactor = compactor
         self._footer: FooterMode = settings.reply.footer
 
     async def run(self, batch: list[InboundMessage], timeline: Timeline) -> None:
@@ -130,6 +133,11 @@ class TurnRunner:
         messages = (sent, *finished.messages)
         await self._store.record_turn(_record(state, "ok", None, self._price(state)), messages)
         session.append(messages)
+        if self._compactor.due(state.model, finished.prompt_tokens):
+            try:
+                await self._compactor.compact(session, profile.tier)
+            except ProviderError as exc:
+                log.warning("compaction failed, session %s: %s", key, exc)
 
     def _price(self, state: _Turn) -> Price:
         if not state.model:

@@ -16,6 +16,7 @@ from agent.routing import CircuitBreaker
 from agent.tools.builtins import time_tool
 from agent.tools.registry import ToolExecutor, ToolRegistry
 from bot.commands import CommandHandler
+from bot.compaction import Compactor
 from bot.pipeline import DurableDedupe, MentionGate, ignore_bots
 from bot.runtime import Runtime
 from bot.sessions import SessionPool
@@ -23,6 +24,8 @@ from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
+from channels.discord import DiscordChannel
+from channels.telegram import TelegramChannel
 from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
@@ -50,9 +53,9 @@ def build_channels(settings: Settings) -> list[Channel]:
     """The platform channels whose sections are configured."""
     channels: list[Channel] = []
     if settings.channels.telegram is not None:
-        raise ConfigError("channels.telegram", "this build has no telegram adapter yet")
+        channels.append(TelegramChannel(settings.channels.telegram))
     if settings.channels.discord is not None:
-        raise ConfigError("channels.discord", "this build has no discord adapter yet")
+        channels.append(DiscordChannel(settings.channels.discord))
     if settings.channels.slack is not None:
         raise ConfigError("channels.slack", "this build has no slack adapter yet")
     return channels
@@ -113,6 +116,7 @@ async def open_runtime(
             capacity=settings.sessions.max_warm,
             idle_ttl_s=settings.sessions.idle_ttl.total_seconds(),
         )
+        compactor = Compactor(agent, store, settings.models, settings.agent.compaction)
         by_name = {channel.name: channel for channel in channels}
         runtime = Runtime(
             channels=by_name,
@@ -124,8 +128,11 @@ async def open_runtime(
                 agent=agent,
                 channels=by_name,
                 clock=clock,
+                compactor=compactor,
             ),
-            commands=CommandHandler(settings=settings, pool=pool, store=store, agent=agent),
+            commands=CommandHandler(
+                settings=settings, pool=pool, store=store, agent=agent, compactor=compactor
+            ),
             pool=pool,
             providers=providers,
             lane_mode=settings.sessions.lane_mode,

@@ -17,7 +17,7 @@ from config.models import (
     ProviderSettings,
     RetrySettings,
 )
-from config.profiles import AgentSettings, Profile, Route, RouteMatch
+from config.profiles import AgentSettings, CompactionSettings, Profile, Route, RouteMatch
 from config.rendering import render_masked
 from config.settings import (
     LimitsSettings,
@@ -34,6 +34,7 @@ __all__ = [
     "AgentSettings",
     "ChannelsSettings",
     "CircuitSettings",
+    "CompactionSettings",
     "ConfigError",
     "DiscordSettings",
     "Duration",

@@ -62,6 +62,22 @@ class Route(BaseModel):
     profile: str
 
 
+class CompactionSettings(BaseModel):
+    """When and how older turns are folded into a summary in the stable prompt block.
+
+    Attributes:
+        threshold: Compact once the last prompt passed this share of the model's context window.
+        keep_last: Turns kept verbatim after a compaction.
+        tier: Tier that writes the summary (the profile's own tier when this one is missing).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    keep_last: int = Field(default=6, ge=1)
+    tier: str = "fast"
+
+
 class AgentSettings(BaseModel):
     """The ``agent:`` section.
 
@@ -70,6 +86,7 @@ class AgentSettings(BaseModel):
         routes: Checked in order; the first match wins.
         max_tool_rounds: Cap on model ↔ tool round trips in one turn.
         tool_timeout: Per tool call.
+        compaction: Summarising older turns when the prompt grows.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,6 +95,7 @@ class AgentSettings(BaseModel):
     routes: list[Route] = Field(default_factory=list)
     max_tool_rounds: int = Field(default=8, ge=0)
     tool_timeout: Duration = timedelta(seconds=30)
+    compaction: CompactionSettings = Field(default_factory=CompactionSettings)
 
     @field_validator("profiles")
     @classmethod

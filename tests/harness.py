@@ -96,6 +96,9 @@ class CountingStore:
     ) -> list[TurnRecord]:
         return await self.inner.turns(since=since, session_id=session_id)
 
+    async def compact_session(self, session_id: str, summary: str, keep_messages: int) -> None:
+        await self.inner.compact_session(session_id, summary, keep_messages)
+
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         return await self.inner.claim_inbound(platform, chat, message_id)
 

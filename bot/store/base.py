@@ -105,6 +105,11 @@ class Store(Protocol):
         """Stored turns, oldest first."""
         ...
 
+    async def compact_session(self, session_id: str, summary: str, keep_messages: int) -> None:
+        """Set the summary; only the last ``keep_messages`` messages load from now on (the older
+        ones stay stored)."""
+        ...
+
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         """Record an inbound message id; False when it was claimed before (a duplicate)."""
         ...

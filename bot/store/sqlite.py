@@ -71,7 +71,7 @@ class SqliteStore:
     async def load_session(self, key: str) -> SessionRecord | None:
         """See :meth:`bot.store.base.Store.load_session`."""
         async with self.db.execute(
-            "SELECT id, created_at, model_override, summary FROM sessions"
+            "SELECT id, created_at, model_override, summary, compacted_seq FROM sessions"
             " WHERE key = ? AND closed_at IS NULL",
             (key,),
         ) as cursor:
@@ -80,7 +80,8 @@ class SqliteStore:
             return None
         session_id = str(row[0])
         async with self.db.execute(
-            "SELECT content FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+            "SELECT content FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq",
+            (session_id, int(row[4])),
         ) as cursor:
             messages = tuple(ChatMessage.from_json(str(r[0])) for r in await cursor.fetchall())
         async with self.db.execute(
@@ -166,6 +167,15 @@ class SqliteStore:
         query += " ORDER BY created_at, ordinal"
         async with self.db.execute(query, params) as cursor:
             return [_turn_from_row(r) for r in await cursor.fetchall()]
+
+    async def compact_session(self, session_id: str, summary: str, keep_messages: int) -> None:
+        """See :meth:`bot.store.base.Store.compact_session`."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE sessions SET summary = ?, compacted_seq = MAX(0, COALESCE("
+                "(SELECT MAX(seq) FROM messages WHERE session_id = ?), 0) - ?) WHERE id = ?",
+                (summary, session_id, keep_messages, session_id),
+            )
 
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         """See :meth:`bot.store.base.Store.claim_inbound`."""
