@@ -24,8 +24,6 @@ from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
-from channels.discord import DiscordChannel
-from channels.telegram import TelegramChannel
 from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
@@ -53,9 +51,9 @@ def build_channels(settings: Settings) -> list[Channel]:
     """The platform channels whose sections are configured."""
     channels: list[Channel] = []
     if settings.channels.telegram is not None:
-        channels.append(TelegramChannel(settings.channels.telegram))
+        raise ConfigError("channels.telegram", "this build has no telegram adapter yet")
     if settings.channels.discord is not None:
-        channels.append(DiscordChannel(settings.channels.discord))
+        raise ConfigError("channels.discord", "this build has no discord adapter yet")
     if settings.channels.slack is not None:
         raise ConfigError("channels.slack", "this build has no slack adapter yet")
     return channels
