@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.http import HttpServer
 from bot.stats import format_table, summarize
 from bot.wiring import build_channels, http_routes, open_runtime, open_store
-from channels.base import Channel
+from channels.base import Channel, ChannelError
 from channels.console import ConsoleChannel, stdin_lines
 from config import (
     ConfigError,
@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"hearth: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except ChannelError as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees one

@@ -24,6 +24,7 @@ from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
+from channels.discord import DiscordChannel
 from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
@@ -53,7 +54,7 @@ def build_channels(settings: Settings) -> list[Channel]:
     if settings.channels.telegram is not None:
         raise ConfigError("channels.telegram", "this build has no telegram adapter yet")
     if settings.channels.discord is not None:
-        raise ConfigError("channels.discord", "this build has no discord adapter yet")
+        channels.append(DiscordChannel(settings.channels.discord))
     if settings.channels.slack is not None:
         raise ConfigError("channels.slack", "this build has no slack adapter yet")
     return channels
