@@ -25,6 +25,7 @@ from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
 from channels.discord import DiscordChannel
+from channels.telegram import TelegramChannel
 from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
@@ -52,7 +53,7 @@ def build_channels(settings: Settings) -> list[Channel]:
     """The platform channels whose sections are configured."""
     channels: list[Channel] = []
     if settings.channels.telegram is not None:
-        raise ConfigError("channels.telegram", "this build has no telegram adapter yet")
+        channels.append(TelegramChannel(settings.channels.telegram))
     if settings.channels.discord is not None:
         channels.append(DiscordChannel(settings.channels.discord))
     if settings.channels.slack is not None:

@@ -1,0 +1,5 @@
+"""Telegram: DMs, groups and forum topics through python-telegram-bot, with draft streaming."""
+
+from channels.telegram.channel import TelegramChannel
+
+__all__ = ["TelegramChannel"]
