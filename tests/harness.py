@@ -14,7 +14,7 @@ from typing import Any
 from agent.messages import ChatMessage
 from bot.runtime import Runtime
 from bot.store.base import SessionRecord, Store, TurnRecord
-from bot.wiring import open_runtime
+from bot.wiring import open_runtime, open_store
 from channels.console import ConsoleChannel
 from config import Settings
 from config.settings import parse_settings
@@ -150,3 +150,9 @@ async def console_chat(
     async with open_runtime(settings, [console], store=store, clock=SteppingClock()) as runtime:
         yield Chat(runtime, console, lines, out)
         lines.end()
+
+
+async def stored_turns(settings: Settings) -> list[TurnRecord]:
+    """Every turn in the store under ``settings.data_dir``."""
+    async with open_store(settings) as store:
+        return await store.turns()

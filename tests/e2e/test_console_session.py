@@ -12,13 +12,12 @@ import pytest
 
 from bot.cli import main
 from bot.stats import summarize
-from bot.store.base import TurnRecord
 from bot.timeline import seconds
 from bot.wiring import open_store
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.script import Reply, Text, ToolCall
-from tests.harness import CountingStore, console_chat, settings_for
+from tests.harness import CountingStore, console_chat, settings_for, stored_turns
 
 FOOTER = re.compile(r"⏱ (\d+\.\d\d) s to first token")
 # OpenAI caches only prompts of 1,024 tokens and more: give the persona some length.
@@ -45,11 +44,6 @@ def openai_provider(fake: FakeOpenAI) -> dict[str, Any]:
             "max_retries": 0,
         }
     }
-
-
-async def stored_turns(settings: Any) -> list[TurnRecord]:
-    async with open_store(settings) as store:
-        return await store.turns()
 
 
 async def test_three_turns_are_warm_with_a_byte_stable_prefix_and_cache_reads(

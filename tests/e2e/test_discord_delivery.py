@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from bot.wiring import open_runtime
-from channels.discord import DiscordChannel
-from config import Settings
+from tests.e2e.discord_support import FOOTER, answered, running, settings_with
 from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.discord import DM_CHANNEL_ID, FakeChannel, FakeDiscord
+from tests.fakes.discord import DM_CHANNEL_ID, FakeDiscord
 from tests.fakes.script import Reply, Text
-from tests.harness import SteppingClock, settings_for, wait_until
-
-FOOTER = re.compile(r"\n-# ⏱ \d+\.\d\d s to first token$")
-
-
-def settings_with(
-    tmp_path: Path, model: FakeAnthropic, discord: FakeDiscord, **options: Any
-) -> Settings:
-    provider = {"kind": "anthropic", "api_key": "sk-test", "base_url": model.url, "max_retries": 0}
-    return settings_for(
-        tmp_path,
-        {"anthropic": provider},
-        channels={"discord": discord.channel_config(**options)},
-        access={"dm": "open"},
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[None]:
-    assert settings.channels.discord is not None
-    async with open_runtime(
-        settings, [DiscordChannel(settings.channels.discord)], clock=SteppingClock()
-    ):
-        yield
-
-
-def finished(channel: FakeChannel, count: int) -> bool:
-    messages = channel.bot_messages()
-    return len(messages) == count and FOOTER.search(messages[-1].content) is not None
+from tests.harness import wait_until
 
 
 def fences_balanced(content: str) -> bool:
@@ -71,7 +37,7 @@ async def test_edits_per_message_stay_within_the_throttle_while_streaming(tmp_pa
         dm = discord.channel(DM_CHANNEL_ID)
         async with running(settings):
             await discord.user_message(DM_CHANNEL_ID, "count for me")
-            await wait_until(lambda: finished(dm, 1))
+            await wait_until(lambda: answered(dm, 1))
 
     [message] = dm.bot_messages()
     assert FOOTER.sub("", message.content) == "".join(words).rstrip()
@@ -104,7 +70,7 @@ async def test_a_5000_character_answer_with_code_arrives_as_three_valid_messages
         dm = discord.channel(DM_CHANNEL_ID)
         async with running(settings):
             await discord.user_message(DM_CHANNEL_ID, "write me a long program")
-            await wait_until(lambda: finished(dm, 3))
+            await wait_until(lambda: answered(dm, 3))
 
     contents = [m.content for m in dm.bot_messages()]
     assert len(answer) >= 4990 and "```python" in answer
@@ -126,7 +92,7 @@ async def test_rate_limited_writes_are_retried_after_retry_after(tmp_path: Path)
         dm = discord.channel(DM_CHANNEL_ID)
         async with running(settings):
             await discord.user_message(DM_CHANNEL_ID, "hello")
-            await wait_until(lambda: finished(dm, 1))
+            await wait_until(lambda: answered(dm, 1))
 
     assert len(discord.rate_limited) == 2
     assert [m.split(" ")[0] for m in discord.rate_limited] == ["POST", "PATCH"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import sys
 from pathlib import Path
@@ -12,19 +11,14 @@ from pathlib import Path
 from bot.wiring import build_channels
 from channels.discord import DiscordChannel
 from config import load_settings
+from tests.e2e.discord_support import FOOTER, answered
 from tests.e2e.test_cli import clean_env
 from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.discord import DM_CHANNEL_ID, TEXT_CHANNEL_ID, FakeChannel, FakeDiscord
+from tests.fakes.discord import DM_CHANNEL_ID, TEXT_CHANNEL_ID, FakeDiscord
 from tests.fakes.script import Reply, Text
 from tests.harness import wait_until
 
-FOOTER = re.compile(r"\n-# ⏱ \d+\.\d\d s to first token$")
 TIMEOUT_S = 30
-
-
-def finished(channel: FakeChannel, count: int) -> bool:
-    messages = channel.bot_messages()
-    return len(messages) == count and FOOTER.search(messages[-1].content) is not None
 
 
 async def test_hearth_run_answers_a_mention_and_a_dm_then_stops_on_sigterm(tmp_path: Path) -> None:
@@ -53,11 +47,11 @@ async def test_hearth_run_answers_a_mention_and_a_dm_then_stops_on_sigterm(tmp_p
             await wait_until(lambda: discord.connected, timeout=TIMEOUT_S)
             await discord.user_message(TEXT_CHANNEL_ID, "hello from the channel", mention_bot=True)
             await wait_until(
-                lambda: bool(discord.threads()) and finished(discord.threads()[0], 1),
+                lambda: bool(discord.threads()) and answered(discord.threads()[0], 1),
                 timeout=TIMEOUT_S,
             )
             await discord.user_message(DM_CHANNEL_ID, "hello in private")
-            await wait_until(lambda: finished(discord.channel(DM_CHANNEL_ID), 1), timeout=TIMEOUT_S)
+            await wait_until(lambda: answered(discord.channel(DM_CHANNEL_ID), 1), timeout=TIMEOUT_S)
             process.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
         finally:

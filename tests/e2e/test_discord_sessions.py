@@ -7,59 +7,21 @@ ignored, the intents asked for, and gateway reconnects that neither lose nor rep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.store.base import TurnRecord
-from bot.wiring import open_runtime, open_store
 from channels.base import ChannelError
 from channels.discord import DiscordChannel
-from config import Settings
+from tests.e2e.discord_support import FOOTER, answered, running, settings_with
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.discord import DM_CHANNEL_ID, TEXT_CHANNEL_ID, FakeChannel, FakeDiscord
 from tests.fakes.script import Reply, Text
-from tests.harness import SteppingClock, settings_for, wait_until
+from tests.harness import stored_turns, wait_until
 
-FOOTER = re.compile(r"\n-# ⏱ \d+\.\d\d s to first token$")
 GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 12, 1 << 15
-
-
-def settings_with(
-    tmp_path: Path, model: FakeAnthropic, discord: FakeDiscord, **options: Any
-) -> Settings:
-    provider = {"kind": "anthropic", "api_key": "sk-test", "base_url": model.url, "max_retries": 0}
-    return settings_for(
-        tmp_path,
-        {"anthropic": provider},
-        channels={"discord": discord.channel_config(**options)},
-        access={"dm": "open"},
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[None]:
-    assert settings.channels.discord is not None
-    channel = DiscordChannel(settings.channels.discord)
-    async with open_runtime(settings, [channel], clock=SteppingClock()):
-        yield
-
-
-async def stored_turns(settings: Settings) -> list[TurnRecord]:
-    async with open_store(settings) as store:
-        return await store.turns()
-
-
-def answered(channel: FakeChannel, count: int) -> bool:
-    """``count`` bot messages, the last one finished (it carries the footer)."""
-    messages = channel.bot_messages()
-    return len(messages) == count and FOOTER.search(messages[-1].content) is not None
 
 
 def answers(channel: FakeChannel) -> list[str]:
