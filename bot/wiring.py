@@ -19,6 +19,7 @@ from bot.commands import CommandHandler
 from bot.compaction import Compactor
 from bot.pipeline import DurableDedupe, MentionGate, ignore_bots
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.sessions import SessionPool
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
@@ -29,8 +30,6 @@ from channels.telegram import TelegramChannel
 from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
-TOOL_OUTPUT_LIMIT = 16 * 1024
-SHUTDOWN_GRACE_S = 20.0
 
 
 def build_providers(settings: Settings) -> dict[str, ModelProvider]:
@@ -88,8 +87,8 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build, start and finally stop the whole service.
 
-    Shutdown order: intake and lanes (in-flight turns finish), channels, providers, store. A
-    start-up failure releases whatever was acquired before it.
+    Shutdown order: scheduled jobs, intake and lanes (in-flight turns finish), channels,
+    providers, store. A start-up failure releases whatever was acquired before it.
     """
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
@@ -106,7 +105,7 @@ async def open_runtime(
             ToolExecutor(
                 tools,
                 timeout=settings.agent.tool_timeout.total_seconds(),
-                output_limit=TOOL_OUTPUT_LIMIT,
+                output_limit=settings.tools.output_limit,
             ),
             max_tool_rounds=settings.agent.max_tool_rounds,
             breaker=CircuitBreaker(settings.models.circuit),
@@ -137,8 +136,11 @@ async def open_runtime(
             providers=providers,
             lane_mode=settings.sessions.lane_mode,
             max_concurrent=settings.sessions.max_concurrent_turns,
-            grace_s=SHUTDOWN_GRACE_S,
+            grace_s=settings.shutdown.grace.total_seconds(),
         )
         stack.push_async_callback(runtime.aclose)
+        scheduler = Scheduler()
+        stack.push_async_callback(scheduler.aclose)
         await runtime.start()
+        scheduler.start()
         yield runtime

@@ -14,7 +14,9 @@ from config.channels import ChannelsSettings
 from config.durations import Duration
 from config.errors import error_from_validation, key_error
 from config.models import ModelsSettings
+from config.operations import ShutdownSettings
 from config.profiles import AgentSettings, Profile
+from config.tools import ToolsSettings
 
 MISSING_MODEL_HELP = (
     "no model configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY "
@@ -85,6 +87,8 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
 
     @model_validator(mode="after")
     def _profiles_name_known_tiers(self) -> Self:

@@ -100,7 +100,7 @@ class SqliteStore:
 
     async def create_session(self, record: SessionRecord) -> None:
         """See :meth:`bot.store.base.Store.create_session`."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET closed_at = ? WHERE key = ? AND closed_at IS NULL",
                 (record.created_at.isoformat(), record.key),
@@ -119,7 +119,7 @@ class SqliteStore:
 
     async def close_session(self, session_id: str) -> None:
         """See :meth:`bot.store.base.Store.close_session`."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET closed_at = datetime('now') WHERE id = ? AND closed_at IS NULL",
                 (session_id,),
@@ -127,7 +127,7 @@ class SqliteStore:
 
     async def set_model_override(self, session_id: str, value: str | None) -> None:
         """See :meth:`bot.store.base.Store.set_model_override`."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET model_override = ? WHERE id = ?", (value, session_id)
             )
@@ -135,7 +135,7 @@ class SqliteStore:
     async def record_turn(self, turn: TurnRecord, messages: Sequence[ChatMessage]) -> None:
         """See :meth:`bot.store.base.Store.record_turn`."""
         created = turn.created_at.isoformat()
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             async with db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?",
                 (turn.session_id,),
@@ -170,7 +170,7 @@ class SqliteStore:
 
     async def compact_session(self, session_id: str, summary: str, keep_messages: int) -> None:
         """See :meth:`bot.store.base.Store.compact_session`."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET summary = ?, compacted_seq = MAX(0, COALESCE("
                 "(SELECT MAX(seq) FROM messages WHERE session_id = ?), 0) - ?) WHERE id = ?",
@@ -179,7 +179,7 @@ class SqliteStore:
 
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         """See :meth:`bot.store.base.Store.claim_inbound`."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO inbound (platform, chat, message_id, received_at)"
                 " VALUES (?, ?, ?, datetime('now')) ON CONFLICT DO NOTHING",
@@ -187,7 +187,8 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def _transaction(self) -> _Transaction:
+    def transaction(self) -> _Transaction:
+        """A write transaction (`BEGIN IMMEDIATE`), serialised with every other one."""
         return _Transaction(self.db, self._lock)
 
 
