@@ -112,6 +112,19 @@ class Channel(Protocol):
         """Send a short non-streamed message (command answers, errors) in reply to ``message``."""
         ...
 
+    async def send(self, key: SessionKey, text: str) -> None:
+        """Post ``text`` unprompted into the conversation of ``key`` (reminders, alerts).
+
+        Raises:
+            ChannelError: It could not be delivered.
+        """
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether the platform connection is up now (heartbeat, ``/readyz``)."""
+        ...
+
 
 class ChannelError(Exception):
     """A platform call failed; ``retry_after`` is set when the platform asked us to wait."""

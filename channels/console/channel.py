@@ -101,6 +101,15 @@ class ConsoleChannel:
         self.write(f"{self.speaker()}{text}\n\n")
         self.answered(message.message_id)
 
+    async def send(self, key: SessionKey, text: str) -> None:
+        """Print a message the bot sends on its own (a reminder)."""
+        self.write(f"{self.speaker()}{text}\n\n")
+
+    @property
+    def connected(self) -> bool:
+        """Reading input (until stdin ends)."""
+        return self._reader is not None and not self._reader.done()
+
     def write(self, text: str) -> None:
         """Write and flush (the flush is what makes text visible)."""
         self._out.write(text)

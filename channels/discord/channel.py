@@ -154,6 +154,27 @@ class DiscordChannel:
         for chunk in split_message(text):
             await target.post(chunk)
 
+    async def send(self, key: SessionKey, text: str) -> None:
+        """Post ``text`` (a reminder, an alert) into the channel, thread or DM of ``key``.
+
+        Raises:
+            ChannelError: The post failed.
+        """
+        channel = self._client_or_fail().get_partial_messageable(int(key.chat))
+        target = DiscordTarget(channel)
+        for chunk in split_message(text):
+            await target.post(chunk)
+
+    @property
+    def connected(self) -> bool:
+        """READY was received and the gateway websocket is open now."""
+        client = self._client
+        if client is None or not self._ready.is_set() or client.is_closed():
+            return False
+        # ``ws`` is typed non-optional but is None until the first connect (discord/client.py).
+        ws: discord.gateway.DiscordWebSocket | None = client.ws
+        return ws is not None and ws.open
+
     # -- gateway events -------------------------------------------------------------------------
 
     async def _run(self, client: GatewayClient) -> None:

@@ -22,7 +22,7 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from channels.base import ChannelError, InboundMessage, Intake
+from channels.base import ChannelError, InboundMessage, Intake, SessionKey
 from channels.telegram.bot_api import BotApi, Target, translate
 from channels.telegram.chunking import split_tokens
 from channels.telegram.formatting import Text
@@ -152,6 +152,31 @@ class TelegramChannel:
         for index, chunk in enumerate(split_tokens([Text(text)])):
             if chunk.plain.strip():
                 await api.send(target, chunk, reply=index == 0, sure=True)
+
+    async def send(self, key: SessionKey, text: str) -> None:
+        """Post ``text`` (a reminder, an alert) into the chat (and forum topic) of ``key``.
+
+        Raises:
+            ChannelError: It could not be delivered.
+        """
+        api = self._require_api()
+        target = Target(
+            chat_id=int(key.chat),
+            thread_id=int(key.thread) if key.thread else None,
+            reply_to=None,
+            private=False,
+        )
+        for chunk in split_tokens([Text(text)]):
+            if chunk.plain.strip():
+                await api.send(target, chunk, reply=False, sure=True)
+
+    @property
+    def connected(self) -> bool:
+        """Started and, in polling mode, the poller is running (PTB retries failed polls itself)."""
+        app = self._app
+        if app is None or not app.running:
+            return False
+        return app.updater is None or app.updater.running
 
     def http_routes(self) -> list[web.RouteDef]:
         """The webhook route for the shared HTTP server (webhook mode only)."""

@@ -32,12 +32,12 @@ def settings_with(
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[None]:
+async def running(settings: Settings) -> AsyncIterator[DiscordChannel]:
     """The runtime with the real Discord channel, connected to the fake."""
     assert settings.channels.discord is not None
     channel = DiscordChannel(settings.channels.discord)
     async with open_runtime(settings, [channel], clock=SteppingClock()):
-        yield
+        yield channel
 
 
 def answered(channel: FakeChannel, count: int) -> bool:
