@@ -26,8 +26,9 @@ from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
 from channels.discord import DiscordChannel
+from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
-from config import ConfigError, Settings
+from config import Settings
 
 DB_FILE = "hearth.db"
 
@@ -56,7 +57,7 @@ def build_channels(settings: Settings) -> list[Channel]:
     if settings.channels.discord is not None:
         channels.append(DiscordChannel(settings.channels.discord))
     if settings.channels.slack is not None:
-        raise ConfigError("channels.slack", "this build has no slack adapter yet")
+        channels.append(SlackChannel(settings.channels.slack))
     return channels
 
 

@@ -78,6 +78,18 @@ class SlackSettings(BaseModel):
         mode: Socket Mode, or HTTP events served by Hearth's HTTP server.
         api_base_url: Web API base.
         access: Overrides the top-level ``access`` for this channel.
+        events_path: Path of the Events API endpoint on Hearth's HTTP server (HTTP mode).
+        thread_followups: Messages in a thread the bot takes part in need no mention.
+        streaming: ``native`` (``chat.startStream``/``appendStream``/``stopStream``) or ``edit``
+            (a posted message brought up to date with ``chat.update``).
+        stream_interval: At most one ``chat.appendStream`` per streamed message per interval.
+        stream_rotation: A stream older than this continues in a new message (Slack ends streams
+            after about five minutes).
+        edit_interval: At most one ``chat.update`` per message per interval.
+        workspace_edits_per_minute: ``chat.update`` calls per workspace per minute (Tier 3).
+        workspace_appends_per_minute: ``chat.appendStream`` calls per workspace per minute (Tier 4).
+        rate_limit_retries: How often one call is retried after HTTP 429 (``Retry-After`` honoured).
+        connect_timeout: How long start-up may take to authenticate and open the socket.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,6 +100,16 @@ class SlackSettings(BaseModel):
     mode: Literal["socket", "http"] = "socket"
     api_base_url: HttpUrl = "https://slack.com/api/"
     access: AccessSettings | None = None
+    events_path: str = "/slack/events"
+    thread_followups: bool = True
+    streaming: Literal["native", "edit"] = "native"
+    stream_interval: Duration = timedelta(milliseconds=500)
+    stream_rotation: Duration = timedelta(minutes=4)
+    edit_interval: Duration = timedelta(seconds=1)
+    workspace_edits_per_minute: int = 50
+    workspace_appends_per_minute: int = 100
+    rate_limit_retries: int = 2
+    connect_timeout: Duration = timedelta(seconds=30)
 
     @model_validator(mode="after")
     def _mode_has_its_secret(self) -> Self:
@@ -95,6 +117,16 @@ class SlackSettings(BaseModel):
             raise key_error(("app_token",), 'is required when mode is "socket"')
         if self.mode == "http" and self.signing_secret is None:
             raise key_error(("signing_secret",), 'is required when mode is "http"')
+        if not self.events_path.startswith("/"):
+            raise key_error(("events_path",), 'must start with "/"')
+        for name in ("stream_rotation", "connect_timeout"):
+            if getattr(self, name) <= timedelta(0):
+                raise key_error((name,), "must be longer than 0s")
+        for name in ("workspace_edits_per_minute", "workspace_appends_per_minute"):
+            if getattr(self, name) < 1:
+                raise key_error((name,), "must be at least 1")
+        if not 0 <= self.rate_limit_retries <= 10:
+            raise key_error(("rate_limit_retries",), "must be between 0 and 10")
         return self
 
 
