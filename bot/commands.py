@@ -1,27 +1,47 @@
-"""Chat commands, the same on every channel: ``/new``, ``/model``, ``/stats``, ``/help``."""
+"""Chat commands, the same on every channel.
+
+Everyone: ``/new``, ``/model``, ``/stats`` (this thread; ``/stats me``: your own figures),
+``/compact``, ``/reset`` (your own conversations here), ``/help``. Admins (``access.admins``) also:
+``/stats all``, ``/stats @user``, ``/reset @user`` (that user's conversations in this
+workspace) and ``/pair CODE`` (approve a pairing code; ``/pair`` lists the waiting ones).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from agent.clock import Clock
 from agent.errors import ProviderError
 from agent.responder import Agent, UnknownModelError
+from bot.access import AccessRules
 from bot.compaction import Compactor
+from bot.limits import Limits
+from bot.pairing import APPROVED_NOTICE, Pairing, approval_text, listing_lines
 from bot.sessions import SessionPool
-from bot.stats import summarize
-from bot.store.base import Store
+from bot.stats import StatsRow, summarize
+from bot.store.access import AccessStore
+from bot.store.base import Store, TurnRecord
 from bot.timeline import seconds
-from channels.base import InboundMessage
+from channels.base import Channel, ChannelError, InboundMessage, SessionKey
 from config import Settings
+
+log = logging.getLogger(__name__)
 
 HELP = """Commands:
 /new: start a fresh conversation in this thread
 /model: show the model; /model <tier or provider:model> switches this thread
-/stats: time-to-first-token, cache and cost figures for this thread
+/stats: time-to-first-token, cache and cost figures for this thread; /stats me: your own
 /compact: fold older turns into a summary now
-/help: this list"""
+/reset: close your conversations here
+/help: this list
+Admins: /stats all, /stats @user, /reset @user, /pair CODE (approve), /pair (list codes)"""
 
-COMMANDS = frozenset({"new", "model", "stats", "compact", "help"})
+COMMANDS = frozenset({"new", "model", "stats", "compact", "reset", "pair", "help"})
+ADMINS_ONLY = "Only an admin of this bot can do that."
+_MENTION = re.compile(r"^<@!?([^>]+)>$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +69,28 @@ def is_command(message: InboundMessage) -> bool:
     return parse_command(message.text) is not None
 
 
+def user_reference(text: str) -> str:
+    """The user an argument names: ``<@U123>`` / ``<@!42>`` (Slack, Discord), ``@name`` or a bare
+    id or display name."""
+    text = text.strip()
+    mention = _MENTION.match(text)
+    if mention is not None:
+        return mention.group(1)
+    return text.removeprefix("@")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTools:
+    """What the access-related commands use."""
+
+    rules: AccessRules
+    pairing: Pairing
+    store: AccessStore
+    limits: Limits
+    channels: Mapping[str, Channel]
+    clock: Clock
+
+
 class CommandHandler:
     """Answers commands; each answer is one short message."""
 
@@ -60,12 +102,14 @@ class CommandHandler:
         store: Store,
         agent: Agent,
         compactor: Compactor,
+        access: AccessTools,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._store = store
         self._agent = agent
         self._compactor = compactor
+        self._access = access
 
     async def handle(self, command: Command, message: InboundMessage) -> str:
         """Run ``command`` for ``message``'s session and return the answer text."""
@@ -75,9 +119,13 @@ class CommandHandler:
         if command.name == "model":
             return await self._model(command.argument, message)
         if command.name == "stats":
-            return await self._stats(message)
+            return await self._stats(command.argument, message)
         if command.name == "compact":
             return await self._compact(message)
+        if command.name == "reset":
+            return await self._reset(command.argument, message)
+        if command.name == "pair":
+            return await self._pair(command.argument, message)
         return HELP
 
     async def _compact(self, message: InboundMessage) -> str:
@@ -118,16 +166,98 @@ class CommandHandler:
             return f"Model reset to the profile's tier ({profile.tier})."
         return f"This thread now uses {choice} ({', '.join(str(r) for r in chain)})."
 
-    async def _stats(self, message: InboundMessage) -> str:
+    async def _stats(self, argument: str, message: InboundMessage) -> str:
+        target = user_reference(argument)
+        if not target:
+            return await self._thread_stats(message)
+        if target == "me":
+            return await self._user_stats(message.author.id, message)
+        if not self._access.rules.is_admin(message):
+            return f"{ADMINS_ONLY} /stats shows this thread, /stats me your own figures."
+        if target in ("all", "everything"):
+            return _overall(await self._store.turns())
+        return await self._user_stats(target, message)
+
+    async def _thread_stats(self, message: InboundMessage) -> str:
         session, _warm = await self._pool.acquire(message.key)
         turns = await self._store.turns(session_id=session.id)
         if not turns:
             return "No turns in this conversation yet."
-        row = summarize(turns)[0]
-        p50 = "-" if row.ttft_p50_ns is None else seconds(row.ttft_p50_ns)
-        p90 = "-" if row.ttft_p90_ns is None else seconds(row.ttft_p90_ns)
-        return (
-            f"{row.turns} turn{'s' if row.turns != 1 else ''} · TTFT p50 {p50} s · p90 {p90} s · "
-            f"cache read {row.cache_read_share:.0%} of input tokens · "
-            f"cost ${row.cost_usd:.4f} (cache saved ${row.cache_savings_usd:.4f})"
-        )
+        return _figures(summarize(turns)[0])
+
+    async def _user_stats(self, user: str, message: InboundMessage) -> str:
+        """A user's figures on this platform (by id or display name), and today's tokens."""
+        key = message.key
+        turns = [
+            t for t in await self._store.turns() if t.platform == key.platform and _is_user(t, user)
+        ]
+        who = "You" if user == message.author.id else f"User {user}"
+        if not turns:
+            return f"{who}: no turns yet."
+        user_id = turns[-1].user_id
+        limits = self._access.limits
+        used = (await limits.tokens_today(key.platform, user_id, key.scope)).user
+        budget = limits.settings.user_daily_tokens
+        today = f"today {used:,} tokens" + (f" of {budget:,}" if budget else "")
+        return f"{who}: {_figures(summarize(turns)[0])} · {today}"
+
+    async def _reset(self, argument: str, message: InboundMessage) -> str:
+        key = message.key
+        target = user_reference(argument) or message.author.id
+        yourself = target in (message.author.id, message.author.name)
+        if not yourself and not self._access.rules.is_admin(message):
+            return f"{ADMINS_ONLY} /reset closes your own conversations."
+        if yourself:
+            target = message.author.id  # by id: another person may share the display name
+        keys = await self._access.store.user_sessions(key.platform, key.scope, target)
+        if yourself and str(key) not in keys:
+            keys.append(str(key))
+        for session_key in keys:
+            await self._pool.reset(SessionKey.parse(session_key))
+        log.info("reset %d sessions of %s in %s by %s", len(keys), target, key, message.author.id)
+        who = "yours" if yourself else f"user {target}"
+        noun = "conversation" if len(keys) == 1 else "conversations"
+        return f"Closed {len(keys)} {noun} of {who} here; the next message starts afresh."
+
+    async def _pair(self, argument: str, message: InboundMessage) -> str:
+        tools = self._access
+        if not tools.rules.is_admin(message):
+            return ADMINS_ONLY
+        if not argument:
+            return listing_lines(*await tools.pairing.listing(), tools.clock.now())
+        by = f"{message.key.platform}:{message.author.id}"
+        approval = await tools.pairing.approve(argument, by)
+        text = approval_text(approval, argument, tools.clock.now())
+        code = approval.code
+        if approval.status != "approved" or code is None:
+            return text
+        channel = tools.channels.get(code.platform)
+        try:
+            if channel is not None:
+                await channel.send(SessionKey.parse(code.chat_key), APPROVED_NOTICE)
+        except ChannelError as exc:
+            log.warning("could not tell %s user %s: %s", code.platform, code.user_id, exc)
+            return f"{text} (I could not tell them: {exc})"
+        return text
+
+
+def _is_user(turn: TurnRecord, user: str) -> bool:
+    return turn.user_id == user or (bool(turn.user_name) and turn.user_name.lower() == user.lower())
+
+
+def _figures(row: StatsRow) -> str:
+    p50 = "-" if row.ttft_p50_ns is None else seconds(row.ttft_p50_ns)
+    p90 = "-" if row.ttft_p90_ns is None else seconds(row.ttft_p90_ns)
+    return (
+        f"{row.turns} turn{'s' if row.turns != 1 else ''} · TTFT p50 {p50} s · p90 {p90} s · "
+        f"cache read {row.cache_read_share:.0%} of input tokens · "
+        f"cost ${row.cost_usd:.4f} (cache saved ${row.cache_savings_usd:.4f})"
+    )
+
+
+def _overall(turns: Iterable[TurnRecord]) -> str:
+    """``/stats all``: every turn, then one line per channel."""
+    rows = [r for r in summarize(turns) if r.group in ("all", "channel")]
+    if not rows:
+        return "No turns stored yet."
+    return "\n".join(f"{'All' if r.group == 'all' else r.value}: {_figures(r)}" for r in rows)

@@ -1,7 +1,7 @@
 """The inbound pipeline: an onion of middlewares in front of the dispatcher.
 
 Each middleware is ``async def mw(message, call_next)`` and decides whether to pass the message on.
-The order is written once, in :func:`bot.wiring.build_runtime`.
+The order is written once, in :func:`bot.wiring.open_runtime`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.store.base import Store
 from channels.base import InboundMessage
-from config import AccessSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,30 +39,6 @@ async def ignore_bots(message: InboundMessage, call_next: Next) -> None:
         log.debug("ignored a bot message in %s", message.key)
         return
     await call_next(message)
-
-
-class MentionGate:
-    """Group conversations: answer only when addressed (``access.group``: mention | open | off).
-
-    Direct messages pass; their policy (open, allowlist, pairing) belongs to access control.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._default = settings.access
-        self._per_channel: dict[str, AccessSettings] = {}
-        for name in ("telegram", "slack", "discord"):
-            channel = getattr(settings.channels, name)
-            if channel is not None and channel.access is not None:
-                self._per_channel[name] = channel.access
-
-    async def __call__(self, message: InboundMessage, call_next: Next) -> None:
-        """Pass ``message`` on when the group policy lets it through."""
-        if not message.is_direct:
-            policy = self._per_channel.get(message.key.platform, self._default).group
-            if policy == "off" or (policy == "mention" and not message.mentioned):
-                log.debug("group message in %s not addressed to the bot", message.key)
-                return
-        await call_next(message)
 
 
 class DurableDedupe:

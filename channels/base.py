@@ -56,6 +56,8 @@ class InboundMessage:
         event_time: the platform's own timestamp, when it has one (ingress lag).
         is_direct: a DM rather than a group conversation.
         mentioned: the bot was addressed explicitly.
+        parent: the chat that holds ``key.chat`` when the conversation is a thread with an id
+            of its own (Discord threads are channels); empty when ``key.chat`` is the chat.
     """
 
     key: SessionKey
@@ -66,6 +68,7 @@ class InboundMessage:
     event_time: datetime | None = None
     is_direct: bool = True
     mentioned: bool = True
+    parent: str = ""
 
 
 class ReplyStream(Protocol):

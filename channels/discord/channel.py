@@ -73,6 +73,7 @@ class DiscordChannel:
         self._routes: OrderedDict[str, _Route] = OrderedDict()
         self._threads: OrderedDict[int, None] = OrderedDict()  # threads this process opened
         self._replies: dict[StreamedReply, str] = {}  # open replies → the message they answer
+        self.reconnects = 0  # READYs after the first: fresh sessions after a lost one (/metrics)
 
     async def start(self, intake: Intake) -> None:
         """Log in and connect to the gateway; return once READY.
@@ -190,6 +191,8 @@ class DiscordChannel:
         client = self._client
         user = client.user if client is not None else None
         log.info("discord connected as %s (%s)", user, user.id if user else "?")
+        if self._ready.is_set():
+            self.reconnects += 1
         self._ready.set()
 
     async def _on_message(self, message: discord.Message) -> None:
@@ -220,6 +223,7 @@ class DiscordChannel:
                 event_time=message.created_at,
                 is_direct=placement.direct,
                 mentioned=placement.addressed,
+                parent=_parent_chat(message.channel, route.key),
             )
         )
 
@@ -316,6 +320,15 @@ class DiscordChannel:
 
     def _forget_reply(self, reply: StreamedReply) -> None:
         self._replies.pop(reply, None)
+
+
+def _parent_chat(channel: object, key: SessionKey) -> str:
+    """The text channel hosting the conversation's thread; "" outside threads."""
+    if isinstance(channel, discord.Thread):
+        return str(channel.parent_id)
+    if isinstance(channel, discord.abc.GuildChannel) and key.chat != str(channel.id):
+        return str(channel.id)  # a thread was just opened from this channel's message
+    return ""
 
 
 K = TypeVar("K")
