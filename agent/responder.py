@@ -17,6 +17,7 @@ from agent.prompt import SUMMARY_INSTRUCTIONS, summary_request, system_text
 from agent.providers.base import ModelProvider
 from agent.request import ModelRequest, ResponseDone, TextDelta, ToolCallRequest, ToolSpec
 from agent.routing import Backoff, CircuitBreaker
+from agent.tools.context import NO_CONTEXT, ToolContext
 from agent.tools.registry import ToolExecutor, ToolRegistry
 from config import ModelRef, ModelsSettings, Profile
 
@@ -35,6 +36,7 @@ class TurnInput:
     profile: Profile
     model_override: str | None = None
     summary: str = ""
+    tool_context: ToolContext = NO_CONTEXT  # where tool calls of this turn come from
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,7 @@ class Agent:
                 return
             for call in calls:
                 yield ToolStarted(call.id, call.name)
-            results, finished = await self._run_tools(calls, turn.profile.tools, round_)
+            results, finished = await self._run_tools(calls, turn, round_)
             for ended in finished:
                 yield ended
             history = (*history, results)
@@ -262,9 +264,9 @@ class Agent:
         raise AllModelsFailedError(attempts)
 
     async def _run_tools(
-        self, calls: list[ToolCallRequest], allowed: Sequence[str], round_: int
+        self, calls: list[ToolCallRequest], turn: TurnInput, round_: int
     ) -> tuple[ChatMessage, list[ToolFinished]]:
-        outcomes = await self._executor.run_all(calls, allowed)
+        outcomes = await self._executor.run_all(calls, turn.profile.tools, turn.tool_context)
         # Before the last round, tell the model that no further tool calls will run.
         last_chance = round_ == self._max_tool_rounds - 1
         results: list[Block] = []

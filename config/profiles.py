@@ -21,14 +21,17 @@ class Profile(BaseModel):
     Attributes:
         instructions: The persona / system instructions.
         tier: Name of a tier in ``models.tiers``.
-        tools: Names of the tools the model may call.
+        tools: The tools the model may call: tool names (``time``, ``web_fetch``), groups
+            (``memory`` = remember/recall/forget, ``reminders`` = set/list/cancel_reminder,
+            ``web`` = web_fetch, an MCP server's name = all its tools), MCP tools as
+            ``server.tool`` or ``server.*``. An empty list turns tools off.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     instructions: str = "You are Hearth, a helpful assistant."
     tier: str = "default"
-    tools: list[str] = Field(default_factory=lambda: ["time"])
+    tools: list[str] = Field(default_factory=lambda: ["time", "memory", "reminders", "web"])
 
 
 class RouteMatch(BaseModel):

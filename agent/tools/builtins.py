@@ -34,3 +34,11 @@ def time_tool(clock: Clock) -> Tool[TimeInput]:
         input_model=TimeInput,
         run=run,
     )
+
+
+TOOL_GROUPS: dict[str, tuple[str, ...]] = {
+    "memory": ("remember", "recall", "forget"),
+    "reminders": ("set_reminder", "list_reminders", "cancel_reminder"),
+    "web": ("web_fetch",),
+}
+"""Names an allowlist may use for several built-ins at once (``tools: [time, memory, reminders]``)."""

@@ -30,7 +30,10 @@ async def test_compaction_folds_old_turns_into_the_stable_block(tmp_path: Path) 
             tmp_path,
             anthropic_provider(fake),
             models={"models": {"anthropic:test-model": {"context_window": 1000}}},
-            agent={"compaction": {"threshold": 0.5, "keep_last": 1, "tier": "default"}},
+            agent={
+                "compaction": {"threshold": 0.5, "keep_last": 1, "tier": "default"},
+                "profiles": {"default": {"tools": ["time"]}},
+            },
         )
         async with console_chat(settings) as chat:
             for n in range(8):

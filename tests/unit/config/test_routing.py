@@ -54,5 +54,5 @@ def test_default_settings_route_to_the_default_profile() -> None:
     assert (profile.instructions, profile.tier, profile.tools) == (
         "You are Hearth, a helpful assistant.",
         "default",
-        ["time"],
+        ["time", "memory", "reminders", "web"],
     )
