@@ -1,4 +1,4 @@
-"""The ``hearth`` command line: run, chat, check, init, stats."""
+"""The ``hearth`` command line: run, chat, check, init, stats, pair."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.http import HttpServer
+from agent.clock import SystemClock
+from bot.http import HttpServer, OpsEndpoints
+from bot.logs import configure_logging
+from bot.pairing import Pairing, approval_text, listing_lines
+from bot.redaction import configured_secrets
+from bot.report import write_report
 from bot.stats import format_table, summarize
+from bot.store.access import SqliteAccessStore
 from bot.wiring import build_channels, http_routes, open_runtime, open_store
 from channels.base import Channel, ChannelError
 from channels.console import ConsoleChannel, stdin_lines
@@ -48,13 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(settings)
         if args.command == "stats":
-            return asyncio.run(_stats(settings))
+            return asyncio.run(_stats(settings, args.html))
+        if args.command == "pair":
+            return asyncio.run(_pair(settings, args.pair_command, getattr(args, "code", "")))
         if args.command == "chat":
             _require_model(settings)
             return asyncio.run(_chat(settings, args.user))
         if args.command == "run":
             _require_model(settings)
-            return _run(settings)
+            return _run(settings, verbose=args.verbose)
     except ConfigError as exc:
         print(f"hearth: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -84,7 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat in the terminal through the same pipeline")
     chat.add_argument("--user", default=getpass.getuser(), help="your name in the conversation")
     commands.add_parser("check", help="validate the config and print it with secrets masked")
-    commands.add_parser("stats", help="time-to-first-token and cache figures from the store")
+    stats = commands.add_parser(
+        "stats", help="time-to-first-token and cache figures from the store"
+    )
+    stats.add_argument(
+        "--html", metavar="PATH", help="also write a self-contained page with charts to PATH"
+    )
+    pair = commands.add_parser("pair", help="approve or list pairing codes of new DM users")
+    pair_commands = pair.add_subparsers(dest="pair_command", required=True)
+    approve = pair_commands.add_parser("approve", help="let the user who got CODE chat")
+    approve.add_argument("code", help="the code the user got, e.g. K7MX3QPA")
+    pair_commands.add_parser("list", help="codes waiting for approval, and approved users")
     init = commands.add_parser("init", help="write a commented starter config")
     init.add_argument("path", nargs="?", default="hearth.yaml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -117,8 +135,25 @@ def _check(settings: Settings) -> int:
     problem = missing_model_help(settings)
     if problem is not None:
         print(f"# warning: {problem}")
+    for line in _mcp_report(settings):
+        print(line)
     print("# config OK")
     return 0
+
+
+def _mcp_report(settings: Settings) -> list[str]:
+    """Start each MCP server once and stop it: a broken one is reported, not fatal (as in run)."""
+    if not settings.tools.mcp:
+        return []
+    # The mcp SDK takes over a second to import: only configurations that use it pay for it.
+    from agent.tools.mcp import probe  # noqa: PLC0415
+
+    return [
+        f"# mcp {s.name}: ok, {len(s.tools)} tools: {', '.join(s.tools)}"
+        if s.ok
+        else f"# warning: mcp {s.name} failed to start ({s.error}); runs without it"
+        for s in asyncio.run(probe(settings.tools.mcp))
+    ]
 
 
 def _has_fts5() -> bool:
@@ -130,13 +165,32 @@ def _has_fts5() -> bool:
     return True
 
 
-async def _stats(settings: Settings) -> int:
+async def _stats(settings: Settings, html: str | None) -> int:
     async with open_store(settings) as store:
         turns = await store.turns()
+    if html is not None:
+        write_report(turns, Path(html))
+        print(f"wrote {html}")
     if not turns:
         print("no turns stored yet")
         return 0
     print(format_table(summarize(turns)))
+    return 0
+
+
+async def _pair(settings: Settings, command: str, code: str) -> int:
+    clock = SystemClock()
+    async with open_store(settings) as store:
+        pairing = Pairing(SqliteAccessStore(store), clock)
+        if command == "list":
+            print(listing_lines(*await pairing.listing(), clock.now()))
+            return 0
+        approval = await pairing.approve(code, "cli")
+    text = approval_text(approval, code, clock.now())
+    if approval.status not in ("approved", "used"):
+        print(f"hearth: {text}", file=sys.stderr)
+        return 1
+    print(text)
     return 0
 
 
@@ -148,7 +202,13 @@ async def _chat(settings: Settings, user: str) -> int:
     return 0
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, *, verbose: bool) -> int:
+    configure_logging(
+        settings.logging,
+        secrets=configured_secrets(settings),
+        stream=sys.stderr,
+        verbose=verbose,
+    )
     channels = build_channels(settings)
     if not channels:
         raise ConfigError(
@@ -162,19 +222,33 @@ def _run(settings: Settings) -> int:
 async def _serve(settings: Settings, channels: list[Channel]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    grace = settings.shutdown.grace.total_seconds()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            # A second signal: whoever sent it will not wait for the grace period. SQLite keeps
+            # every committed turn; a cut reply stays as it was last shown.
+            log.warning("%s again: exiting at once", signum.name)
+            sys.stderr.flush()
+            os._exit(128 + signum.value)
+        log.info("%s: shutting down, in-flight replies get up to %g s", signum.name, grace)
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     server = settings.server
+    ops = OpsEndpoints()
     async with (
-        HttpServer(server.host, server.port, http_routes(channels)) as http,
-        open_runtime(settings, channels),
+        HttpServer(server.host, server.port, [*http_routes(channels), *ops.routes()]) as http,
+        open_runtime(settings, channels) as runtime,
     ):
+        ops.attach(runtime.health, runtime.metrics)
         log.info(
-            "hearth running: %s; health on http://%s:%d/healthz",
+            "hearth running: %s; /healthz /readyz /metrics on http://%s:%d",
             ", ".join(c.name for c in channels),
             server.host,
             http.port,
         )
         await stop.wait()
-        log.info("shutting down")
+    log.info("stopped cleanly")
     return 0

@@ -1,4 +1,4 @@
-"""The one HTTP server: health today, metrics and platform webhooks mount their routes here."""
+"""The one HTTP server: ``/healthz``, ``/readyz``, ``/metrics`` and the platforms' webhook routes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,46 @@ from typing import Self
 
 from aiohttp import web
 
+from bot.health import Heartbeat
+from bot.metrics import CONTENT_TYPE, Metrics
+
+STARTING = "not ready\nproblem starting\n"
+
 
 async def _healthz(_request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
+
+
+class OpsEndpoints:
+    """``/readyz`` and ``/metrics`` of the runtime attached to them.
+
+    The server starts before the runtime (a webhook must be reachable while channels connect) and
+    stops after it (``/readyz`` says "shutting down" during the grace period), so the endpoints
+    answer 503 until a runtime is attached.
+    """
+
+    def __init__(self) -> None:
+        self._health: Heartbeat | None = None
+        self._metrics: Metrics | None = None
+
+    def attach(self, health: Heartbeat | None, metrics: Metrics) -> None:
+        """Serve the readiness of ``health`` and the figures of ``metrics`` from now on."""
+        self._health, self._metrics = health, metrics
+
+    def routes(self) -> list[web.RouteDef]:
+        """The two routes, for :class:`HttpServer`."""
+        return [web.get("/readyz", self._readyz), web.get("/metrics", self._serve_metrics)]
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        report = self._health.readiness() if self._health is not None else None
+        if report is None:
+            return web.Response(status=503, text=STARTING)
+        return web.Response(status=200 if report.ready else 503, text=report.text())
+
+    async def _serve_metrics(self, _request: web.Request) -> web.Response:
+        if self._metrics is None:
+            return web.Response(status=503, text="starting\n")
+        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 class HttpServer:

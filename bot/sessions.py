@@ -37,8 +37,20 @@ class Session:
         self.turn_count += 1
 
 
+@dataclass(frozen=True, slots=True)
+class Evictions:
+    """Sessions dropped from memory by one pass, by reason."""
+
+    idle: int = 0
+    capacity: int = 0
+
+
 class SessionPool:
-    """An LRU of warm sessions with capacity and idle TTL, backed by the store."""
+    """An LRU of warm sessions with capacity and idle TTL, backed by the store.
+
+    Attributes:
+        evicted: Sessions dropped from memory since start, by reason (``idle``, ``capacity``).
+    """
 
     def __init__(
         self,
@@ -53,6 +65,7 @@ class SessionPool:
         self._idle_ttl_s = idle_ttl_s
         self._monotonic = monotonic
         self._warm: OrderedDict[SessionKey, Session] = OrderedDict()
+        self.evicted: dict[str, int] = {"idle": 0, "capacity": 0}
 
     def __len__(self) -> int:
         return len(self._warm)
@@ -95,7 +108,17 @@ class SessionPool:
         stale = [k for k, s in self._warm.items() if s.last_used < cutoff]
         for key in stale:
             del self._warm[key]
+        self.evicted["idle"] += len(stale)
         return len(stale)
+
+    def prune(self) -> Evictions:
+        """Drop idle sessions, then the least recently used beyond capacity (the pruning job).
+
+        Memory only: everything was persisted as it happened, so a pruned session comes back cold
+        from the store on its next message.
+        """
+        idle = self.evict_idle()
+        return Evictions(idle=idle, capacity=self._trim())
 
     async def _create(self, key: SessionKey) -> Session:
         session = Session(id=uuid.uuid4().hex, key=key, last_used=self._monotonic())
@@ -108,5 +131,12 @@ class SessionPool:
         session.last_used = self._monotonic()
         self._warm[session.key] = session
         self._warm.move_to_end(session.key)
+        self._trim()
+
+    def _trim(self) -> int:
+        dropped = 0
         while len(self._warm) > self._capacity:
             self._warm.popitem(last=False)
+            dropped += 1
+        self.evicted["capacity"] += dropped
+        return dropped

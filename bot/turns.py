@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -16,17 +16,23 @@ from agent.pricing import cost
 from agent.prompt import user_message
 from agent.request import TextDelta
 from agent.responder import Agent, Finished, RequestSent, ToolFinished, ToolStarted, TurnInput
+from agent.tools.context import ToolContext
 from bot.compaction import Compactor
+from bot.logs import bind_turn
 from bot.sessions import Session, SessionPool
 from bot.store.base import Store, ToolCallRecord, TurnRecord
 from bot.timeline import FooterMode, Timeline, footer
-from channels.base import Channel, ChannelError, InboundMessage, ReplyStream, SessionKey
+from channels.base import Author, Channel, ChannelError, InboundMessage, ReplyStream, SessionKey
 from config import ModelRef, Price, Settings
 
 log = logging.getLogger(__name__)
 
 THINKING = "is thinking…"
 INTERRUPTED_NOTE = "[interrupted]"
+INTERRUPTED_NOTICE = "⏹ interrupted"
+RESTARTING_NOTICE = "↻ Cut short: the bot is restarting. Please ask again in a moment."
+TurnObserver = Callable[[TurnRecord, BaseException | None], None]
+"""Told about every stored turn, with the error that ended it (metrics)."""
 
 
 def failure_notice(error: ProviderError) -> str:
@@ -53,6 +59,8 @@ class _Turn:
     model: str = ""
     fallback: bool = False
     usage: Usage = field(default_factory=Usage)
+    author: Author | None = None  # who wrote the last message (budgets, /reset @user)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class TurnRunner:
@@ -68,7 +76,10 @@ class TurnRunner:
         channels: Mapping[str, Channel],
         clock: Clock,
         compactor: Compactor,
+        observer: TurnObserver | None = None,
     ) -> None:
+        self._observer = observer
+        self._cut_notice = INTERRUPTED_NOTICE
         self._settings = settings
         self._pool = pool
         self._store = store
@@ -77,6 +88,10 @@ class TurnRunner:
         self._clock = clock
         self._compactor = compactor
         self._footer: FooterMode = settings.reply.footer
+
+    def shutting_down(self) -> None:
+        """Turns cancelled from now on are cut by a shutdown: tell the user it is a restart."""
+        self._cut_notice = RESTARTING_NOTICE
 
     async def run(self, batch: list[InboundMessage], timeline: Timeline) -> None:
         """Answer ``batch`` (messages of one session, oldest first) in one reply."""
@@ -98,9 +113,19 @@ class TurnRunner:
             profile=profile,
             model_override=session.model_override,
             summary=session.summary,
+            tool_context=ToolContext(
+                session_key=str(key),
+                session_id=session.id,
+                platform=key.platform,
+                workspace=key.scope,
+                chat=key.chat,
+                user_id=message.author.id,
+            ),
         )
         stream = channel.open_reply(message)
-        state = _Turn(session, sent, timeline, warm, profile_name, _ingress_lag_ms(message))
+        lag = _ingress_lag_ms(message)
+        state = _Turn(session, sent, timeline, warm, profile_name, lag, author=message.author)
+        bind_turn(state.id)
         try:
             await stream.set_status(THINKING)
             finished = await self._stream_answer(turn, stream, state)
@@ -126,12 +151,14 @@ class TurnRunner:
             await self._persist_partial(state, exc)
             return
         except asyncio.CancelledError:
-            await _quietly(stream.fail("⏹ interrupted"), key)
+            await _quietly(stream.fail(self._cut_notice), key)
             await self._persist_partial(state, None)
             raise
         timeline.stamp("done")
         messages = (sent, *finished.messages)
-        await self._store.record_turn(_record(state, "ok", None, self._price(state)), messages)
+        record = _record(state, "ok", None, self._price(state))
+        await self._store.record_turn(record, messages)
+        self._observe(record, None)
         session.append(messages)
         if self._compactor.due(state.model, finished.prompt_tokens):
             try:
@@ -177,21 +204,29 @@ class TurnRunner:
             note = shown or "[no answer: the model call failed]"
         state.timeline.stamp("done")
         messages = (state.sent, ChatMessage("assistant", (TextBlock(note),)))
+        record = _record(state, status, reason, self._price(state))
         try:
-            await self._store.record_turn(
-                _record(state, status, reason, self._price(state)), messages
-            )
+            await self._store.record_turn(record, messages)
         except Exception:
             log.exception("could not store the failed turn, session %s", state.session.key)
             return
+        self._observe(record, error)
         state.session.append(messages)
+
+    def _observe(self, record: TurnRecord, error: BaseException | None) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(record, error)
+        except Exception:  # metrics must never cost a user their answer
+            log.exception("turn observer failed")
 
 
 def _record(state: _Turn, status: str, error: str | None, price: Price) -> TurnRecord:
     session = state.session
     spent = cost(state.usage, price)
     return TurnRecord(
-        id=uuid.uuid4().hex,
+        id=state.id,
         session_id=session.id,
         ordinal=session.turn_count + 1,
         platform=session.key.platform,
@@ -208,6 +243,9 @@ def _record(state: _Turn, status: str, error: str | None, price: Price) -> TurnR
         tools=tuple(state.tools),
         cost_usd=spent.usd,
         cache_savings_usd=spent.cache_savings_usd,
+        user_id=state.author.id if state.author is not None else "",
+        user_name=state.author.name if state.author is not None else "",
+        workspace=session.key.scope,
     )
 
 

@@ -13,22 +13,37 @@ from agent.providers.base import ModelProvider
 from agent.providers.openai import OpenAIProvider
 from agent.responder import Agent
 from agent.routing import CircuitBreaker
-from agent.tools.builtins import time_tool
+from agent.tools.builtins import TOOL_GROUPS, time_tool
+from agent.tools.memory import MemoryStore, memory_tools
 from agent.tools.registry import ToolExecutor, ToolRegistry
-from bot.commands import CommandHandler
+from agent.tools.reminders import ReminderBook, reminder_tools
+from agent.tools.web_fetch import WebFetcher, web_fetch_tool
+from bot.access import AccessGate, AccessRules
+from bot.commands import AccessTools, CommandHandler, is_command
 from bot.compaction import Compactor
-from bot.pipeline import DurableDedupe, MentionGate, ignore_bots
+from bot.health import Heartbeat, alert_sender
+from bot.jobs import Pruner, schedule_jobs
+from bot.limits import Limits
+from bot.logs import log_turn
+from bot.metrics import Metrics
+from bot.pairing import Pairing
+from bot.pipeline import DurableDedupe, ignore_bots
+from bot.redaction import configured_secrets, redacting
+from bot.reminders import ReminderService
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.sessions import SessionPool
-from bot.store.base import Store
+from bot.store.access import SqliteAccessStore
+from bot.store.base import Store, TurnRecord
+from bot.store.memories import SqliteMemories
+from bot.store.reminders import SqliteReminders
 from bot.store.sqlite import SqliteStore
 from bot.turns import TurnRunner
 from channels.base import Channel
 from channels.discord import DiscordChannel
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
-from config import Settings
+from config import ConfigError, Settings
 
 DB_FILE = "hearth.db"
 
@@ -44,9 +59,55 @@ def build_providers(settings: Settings) -> dict[str, ModelProvider]:
     return providers
 
 
-def build_tools(clock: Clock) -> ToolRegistry:
-    """The built-in tools."""
-    return ToolRegistry([time_tool(clock)])
+def build_tools(
+    clock: Clock,
+    *,
+    memories: MemoryStore | None = None,
+    reminders: ReminderBook | None = None,
+    fetcher: WebFetcher | None = None,
+) -> ToolRegistry:
+    """The built-in tools; memory, reminders and web_fetch when given what they work with."""
+    registry = ToolRegistry([time_tool(clock)], groups=TOOL_GROUPS)
+    extra = [
+        *(memory_tools(memories, clock) if memories is not None else []),
+        *(reminder_tools(reminders, clock) if reminders is not None else []),
+        *([web_fetch_tool(fetcher)] if fetcher is not None else []),
+    ]
+    for tool in extra:
+        registry.add(tool)
+    return registry
+
+
+def check_tool_names(settings: Settings, tools: ToolRegistry) -> None:
+    """Fail at start on an allowlist entry or MCP server name that makes no sense.
+
+    Raises:
+        ConfigError: Naming the key.
+    """
+    for server in settings.tools.mcp:
+        if tools.knows(server):
+            raise ConfigError(f"tools.mcp.{server}", "is the name of a built-in tool or group")
+    groups = ", ".join(sorted(TOOL_GROUPS))
+    for name, profile in settings.agent.profiles.items():
+        for index, entry in enumerate(profile.tools):
+            if not tools.knows(entry) and entry.partition(".")[0] not in settings.tools.mcp:
+                raise ConfigError(
+                    f"agent.profiles.{name}.tools[{index}]",
+                    f'unknown tool "{entry}" (tools: {", ".join(tools.names())}; groups: '
+                    f"{groups}; MCP tools as server.tool or server.*)",
+                )
+
+
+async def start_mcp_servers(
+    stack: contextlib.AsyncExitStack, settings: Settings, tools: ToolRegistry
+) -> None:
+    """Start the servers of ``tools.mcp`` (stopped by ``stack``) and register their tools."""
+    if not settings.tools.mcp:
+        return
+    # The mcp SDK takes over a second to import: only configurations that use it pay for it.
+    from agent.tools.mcp import McpServers, register  # noqa: PLC0415
+
+    register(tools, await stack.enter_async_context(McpServers(settings.tools.mcp)))
 
 
 def build_channels(settings: Settings) -> list[Channel]:
@@ -88,17 +149,37 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build, start and finally stop the whole service.
 
-    Shutdown order: scheduled jobs, intake and lanes (in-flight turns finish), channels,
-    providers, store. A start-up failure releases whatever was acquired before it.
+    Shutdown order: scheduled jobs, then the runtime (channels pause, intake closes, lanes finish
+    within ``shutdown.grace``, channels stop; see :meth:`Runtime.aclose`), providers, store. A
+    start-up failure releases whatever was acquired before it.
     """
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
+        # First in, last out: it also masks secrets in the error that may end the block.
+        stack.enter_context(redacting(configured_secrets(settings)))
         if store is None:
             store = await stack.enter_async_context(open_store(settings))
         providers = build_providers(settings)
         for provider in providers.values():
             stack.push_async_callback(provider.aclose)
-        tools = build_tools(clock)
+        # Tools: memory and reminders share the SQLite connection (a wrapped store gets its own);
+        # MCP servers start before the first turn and stop after the last one.
+        tool_db = store if isinstance(store, SqliteStore) else None
+        if tool_db is None:
+            tool_db = await stack.enter_async_context(open_store(settings))
+        reminders = ReminderService(
+            SqliteReminders(tool_db),
+            {c.name: c for c in channels},
+            clock,
+            settings.tools.reminders,
+        )
+        fetcher = WebFetcher(settings.tools.web_fetch)
+        stack.push_async_callback(fetcher.aclose)
+        tools = build_tools(
+            clock, memories=SqliteMemories(tool_db), reminders=reminders, fetcher=fetcher
+        )
+        check_tool_names(settings, tools)
+        await start_mcp_servers(stack, settings, tools)
         agent = Agent(
             providers,
             settings.models,
@@ -118,9 +199,31 @@ async def open_runtime(
         )
         compactor = Compactor(agent, store, settings.models, settings.agent.compaction)
         by_name = {channel.name: channel for channel in channels}
+        # Access control shares the SQLite connection; a wrapped store (tests) gets its own one.
+        access_db = store if isinstance(store, SqliteStore) else None
+        if access_db is None:
+            access_db = await stack.enter_async_context(open_store(settings))
+        access_store = SqliteAccessStore(access_db)
+        access_rules = AccessRules(settings)
+        pairing = Pairing(access_store, clock)
+        access_gate = AccessGate(access_rules, pairing, access_store, by_name, clock)
+        limits = Limits(
+            settings.limits,
+            access_rules,
+            access_store,
+            by_name,
+            clock,
+            exempt_from_budget=is_command,
+        )
+        metrics = Metrics()
+
+        def observe_turn(turn: TurnRecord, error: BaseException | None) -> None:
+            metrics.observe_turn(turn, error)
+            log_turn(turn, error)
+
         runtime = Runtime(
             channels=by_name,
-            middlewares=[ignore_bots, MentionGate(settings), DurableDedupe(store)],
+            middlewares=[ignore_bots, access_gate, DurableDedupe(store), limits],
             turns=TurnRunner(
                 settings=settings,
                 pool=pool,
@@ -129,19 +232,41 @@ async def open_runtime(
                 channels=by_name,
                 clock=clock,
                 compactor=compactor,
+                observer=observe_turn,
             ),
             commands=CommandHandler(
-                settings=settings, pool=pool, store=store, agent=agent, compactor=compactor
+                settings=settings,
+                pool=pool,
+                store=store,
+                agent=agent,
+                compactor=compactor,
+                access=AccessTools(access_rules, pairing, access_store, limits, by_name, clock),
             ),
             pool=pool,
             providers=providers,
             lane_mode=settings.sessions.lane_mode,
             max_concurrent=settings.sessions.max_concurrent_turns,
             grace_s=settings.shutdown.grace.total_seconds(),
+            metrics=metrics,
         )
         stack.push_async_callback(runtime.aclose)
         scheduler = Scheduler()
         stack.push_async_callback(scheduler.aclose)
+        configured = [n for n, c in settings.channels if c is not None]
+        runtime.health = Heartbeat(
+            watched=runtime,
+            store=store,
+            providers=providers,
+            data_dir=settings.data_dir,
+            settings=settings.heartbeat,
+            clock=clock,
+            alert=alert_sender(settings.heartbeat.alert_to, by_name, configured),
+            on_report=metrics.observe_health,
+        )
+        pruner = Pruner(pool, store, clock, settings.sessions.retention, metrics.observe_retention)
+        schedule_jobs(scheduler, settings, pruner=pruner, heartbeat=runtime.health, store=store)
         await runtime.start()
+        await runtime.health.beat(probe_providers=False)  # /readyz answers from the start
         scheduler.start()
+        await reminders.start(scheduler)  # pending reminders, also those set before a restart
         yield runtime

@@ -14,7 +14,12 @@ from config.channels import ChannelsSettings
 from config.durations import Duration
 from config.errors import error_from_validation, key_error
 from config.models import ModelsSettings
-from config.operations import ShutdownSettings
+from config.operations import (
+    HeartbeatSettings,
+    LoggingSettings,
+    MaintenanceSettings,
+    ShutdownSettings,
+)
 from config.profiles import AgentSettings, Profile
 from config.tools import ToolsSettings
 
@@ -89,6 +94,9 @@ class Settings(BaseModel):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
+    heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _profiles_name_known_tiers(self) -> Self:

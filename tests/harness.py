@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.messages import ChatMessage
 from bot.runtime import Runtime
-from bot.store.base import SessionRecord, Store, TurnRecord
+from bot.store.base import RetentionCounts, SessionRecord, Store, TurnRecord
 from bot.wiring import open_runtime, open_store
 from channels.console import ConsoleChannel
 from config import Settings
@@ -101,6 +101,15 @@ class CountingStore:
 
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         return await self.inner.claim_inbound(platform, chat, message_id)
+
+    async def delete_history_before(self, cutoff: datetime) -> RetentionCounts:
+        return await self.inner.delete_history_before(cutoff)
+
+    async def record_heartbeat(self, at: datetime) -> None:
+        await self.inner.record_heartbeat(at)
+
+    async def maintain(self) -> None:
+        await self.inner.maintain()
 
 
 @dataclass

@@ -58,6 +58,20 @@ class AnthropicProvider:
         """Close the SDK's HTTP client."""
         await self._client.close()
 
+    async def probe(self) -> None:
+        """List one model (free, no completion); see :meth:`ModelProvider.probe`."""
+        try:
+            # No SDK retries: the heartbeat asks again at its next beat.
+            await self._client.with_options(max_retries=0).models.list(limit=1)
+        except anthropic.APIError as exc:
+            raise translate_error(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(
+                f"anthropic: connection failed ({type(exc).__name__})",
+                kind="connection",
+                retryable=True,
+            ) from exc
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
         params = render_request(request)

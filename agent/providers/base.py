@@ -25,6 +25,16 @@ class ModelProvider(Protocol):
         """Release the HTTP client."""
         ...
 
+    async def probe(self) -> None:
+        """Check that the endpoint answers, with a free call (listing models), no completion.
+
+        Used by the heartbeat, which limits how often it calls this.
+
+        Raises:
+            ProviderError: The endpoint could not be reached or refused the credentials.
+        """
+        ...
+
 
 def retry_after_seconds(headers: object) -> float | None:
     """Parse a ``retry-after`` (or ``retry-after-ms``) header value from a headers mapping."""

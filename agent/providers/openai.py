@@ -53,6 +53,20 @@ class OpenAIProvider:
         """Close the SDK's HTTP client."""
         await self._client.close()
 
+    async def probe(self) -> None:
+        """List the models (free, no completion); see :meth:`ModelProvider.probe`."""
+        try:
+            # No SDK retries: the heartbeat asks again at its next beat.
+            await self._client.with_options(max_retries=0).models.list()
+        except openai.APIError as exc:
+            raise translate_error(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(
+                f"openai: connection failed ({type(exc).__name__})",
+                kind="connection",
+                retryable=True,
+            ) from exc
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
         calls: dict[int, _PendingCall] = {}

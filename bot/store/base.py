@@ -69,11 +69,24 @@ class TurnRecord:
     tools: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
     cost_usd: float = 0.0
     cache_savings_usd: float = 0.0
+    user_id: str = ""  # who wrote the turn's message (budgets, /reset @user)
+    user_name: str = ""  # their display name then
+    workspace: str = ""  # the session key's scope: Slack team, Discord guild, Telegram bot
 
     @property
     def ttft_ns(self) -> int | None:
         """Time to first visible token, when there was one."""
         return self.segments.ttft if self.segments is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCounts:
+    """What one retention pass deleted (rows per table)."""
+
+    messages: int = 0
+    turns: int = 0
+    sessions: int = 0
+    inbound: int = 0
 
 
 class Store(Protocol):
@@ -112,4 +125,17 @@ class Store(Protocol):
 
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         """Record an inbound message id; False when it was claimed before (a duplicate)."""
+        ...
+
+    async def delete_history_before(self, cutoff: datetime) -> RetentionCounts:
+        """Delete messages, turns and inbound ids created before ``cutoff``, and sessions closed
+        before it (retention). Open sessions stay; they only lose their old messages."""
+        ...
+
+    async def record_heartbeat(self, at: datetime) -> None:
+        """A real write, so the heartbeat knows the store still takes writes."""
+        ...
+
+    async def maintain(self) -> None:
+        """Periodic upkeep: checkpoint the write-ahead log and let the database optimise itself."""
         ...

@@ -70,4 +70,96 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turns ADD COLUMN cache_savings_usd REAL NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN compacted_seq INTEGER NOT NULL DEFAULT 0;
     """,
+    # access control: who wrote each turn (budgets, /reset @user), pairing codes, approved users,
+    # and the one-time notices that keep denied users from getting reply storms
+    """
+    ALTER TABLE turns ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE turns ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE turns ADD COLUMN workspace TEXT NOT NULL DEFAULT '';
+    -- covering the budget sums, so a budget check reads the index only
+    CREATE INDEX turns_user_day ON turns(
+        platform, user_id, created_at, input_tokens, cache_read_tokens, output_tokens);
+    CREATE INDEX turns_workspace_day ON turns(
+        platform, workspace, created_at, input_tokens, cache_read_tokens, output_tokens);
+
+    CREATE TABLE pairing_codes (
+        code TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        chat_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    ) STRICT;
+    CREATE INDEX pairing_codes_user ON pairing_codes(platform, user_id);
+
+    CREATE TABLE approved_users (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        approved_at TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE access_notices (
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        noticed_at TEXT NOT NULL,
+        PRIMARY KEY (subject, reason)
+    ) STRICT, WITHOUT ROWID;
+    """,
+    # operations: the heartbeat's proof that the store takes writes; retention finds old messages
+    """
+    CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        beat_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_created ON messages(created_at);
+    """,
+    # tools: long-term memories with a keyword index (FTS5, BM25), and reminders
+    """
+    CREATE TABLE memories (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('user', 'chat', 'workspace', 'global')),
+        owner TEXT NOT NULL,
+        content TEXT NOT NULL,
+        source_session TEXT NOT NULL DEFAULT '',
+        source_turn TEXT,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        importance REAL NOT NULL DEFAULT 0.5
+    ) STRICT;
+    CREATE UNIQUE INDEX memories_owner_content ON memories(scope, owner, content);
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        content, content='memories', content_rowid='id', tokenize='porter unicode61'
+    );
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+
+    CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY,
+        session_key TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'fired', 'cancelled', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        fired_at TEXT,
+        error TEXT
+    ) STRICT;
+    CREATE INDEX reminders_pending ON reminders(state, due_at);
+    CREATE INDEX reminders_session ON reminders(session_key, state);
+    """,
 )

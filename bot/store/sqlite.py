@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -13,7 +13,13 @@ from typing import Self
 import aiosqlite
 
 from agent.messages import ChatMessage, Usage
-from bot.store.base import Segments, SessionRecord, ToolCallRecord, TurnRecord
+from bot.store.base import (
+    RetentionCounts,
+    Segments,
+    SessionRecord,
+    ToolCallRecord,
+    TurnRecord,
+)
 from bot.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
@@ -85,7 +91,7 @@ class SqliteStore:
         ) as cursor:
             messages = tuple(ChatMessage.from_json(str(r[0])) for r in await cursor.fetchall())
         async with self.db.execute(
-            "SELECT COUNT(*) FROM turns WHERE session_id = ?", (session_id,)
+            "SELECT COALESCE(MAX(ordinal), 0) FROM turns WHERE session_id = ?", (session_id,)
         ) as cursor:
             count_row = await cursor.fetchone()
         return SessionRecord(
@@ -191,6 +197,45 @@ class SqliteStore:
         """A write transaction (`BEGIN IMMEDIATE`), serialised with every other one."""
         return _Transaction(self.db, self._lock)
 
+    async def delete_history_before(self, cutoff: datetime) -> RetentionCounts:
+        """See :meth:`bot.store.base.Store.delete_history_before`."""
+        # Turns and messages carry our own UTC ISO stamps, so text order is time order (and the
+        # index on turns.created_at serves); the other columns mix formats, julianday reads both.
+        stamp = cutoff.astimezone(UTC).isoformat()
+        async with self.transaction() as db:
+            messages = await db.execute("DELETE FROM messages WHERE created_at < ?", (stamp,))
+            turns = await db.execute("DELETE FROM turns WHERE created_at < ?", (stamp,))
+            sessions = await db.execute(
+                "DELETE FROM sessions WHERE closed_at IS NOT NULL"
+                " AND julianday(closed_at) < julianday(?)",
+                (stamp,),
+            )
+            inbound = await db.execute(
+                "DELETE FROM inbound WHERE julianday(received_at) < julianday(?)", (stamp,)
+            )
+            return RetentionCounts(
+                messages=messages.rowcount,
+                turns=turns.rowcount,
+                sessions=sessions.rowcount,
+                inbound=inbound.rowcount,
+            )
+
+    async def record_heartbeat(self, at: datetime) -> None:
+        """See :meth:`bot.store.base.Store.record_heartbeat`."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+                (at.isoformat(),),
+            )
+
+    async def maintain(self) -> None:
+        """See :meth:`bot.store.base.Store.maintain`."""
+        # Under the transaction lock: a checkpoint cannot complete inside an open transaction.
+        async with self._lock:
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self.db.execute("PRAGMA optimize")
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``), one at a time on the connection."""
@@ -256,6 +301,9 @@ _TURN_FIELDS = [
     "tools",
     "cost_usd",
     "cache_savings_usd",
+    "user_id",
+    "user_name",
+    "workspace",
 ]
 _TURN_COLUMNS = ", ".join(_TURN_FIELDS)
 _INSERT_TURN = (
@@ -294,6 +342,9 @@ def _turn_row(turn: TurnRecord) -> tuple[SqlValue, ...]:
         tools,
         turn.cost_usd,
         turn.cache_savings_usd,
+        turn.user_id,
+        turn.user_name,
+        turn.workspace,
     )
 
 
@@ -336,4 +387,7 @@ def _turn_from_row(row: aiosqlite.Row | tuple[SqlValue, ...]) -> TurnRecord:
         ),
         cost_usd=float(values["cost_usd"] or 0.0),
         cache_savings_usd=float(values["cache_savings_usd"] or 0.0),
+        user_id=str(values["user_id"] or ""),
+        user_name=str(values["user_name"] or ""),
+        workspace=str(values["workspace"] or ""),
     )

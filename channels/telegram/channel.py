@@ -68,6 +68,7 @@ class TelegramChannel:
         self._api: BotApi | None = None
         self._bot: BotIdentity | None = None
         self._intake: Intake | None = None
+        self.reconnects = 0  # failed long polls that PTB retried (``/metrics``)
 
     @property
     def identity(self) -> BotIdentity | None:
@@ -113,7 +114,7 @@ class TelegramChannel:
                     timeout=settings.poll_timeout,
                     allowed_updates=ALLOWED_UPDATES,
                     drop_pending_updates=False,
-                    error_callback=_polling_error,
+                    error_callback=self._polling_failed,
                 )
             await app.start()
         except BaseException:
@@ -130,6 +131,21 @@ class TelegramChannel:
         self._replies.clear()
         if app is not None:
             await self._shutdown(app)
+
+    async def pause(self) -> None:
+        """Take no more updates (shutdown, before the lanes drain); replies can still be sent.
+
+        Polling stops and confirms only the updates it already fetched, and those reach ``intake``
+        before this returns; later ones stay with Telegram for the next start. A webhook answers
+        503 from now on, so Telegram delivers again later.
+        """
+        app = self._app
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
 
     def open_reply(self, message: InboundMessage) -> TelegramReply:
         """A streamed answer to ``message``: drafts in private chats, post + edits in groups."""
@@ -205,6 +221,12 @@ class TelegramChannel:
         if expected is None or not hmac.compare_digest(
             given.encode(), expected.get_secret_value().encode()
         ):
+            # Logged without the body (it may be anyone's payload) and without the header value.
+            log.warning(
+                "telegram webhook: refused a request from %s (%s secret token)",
+                request.remote,
+                "wrong" if given else "no",
+            )
             return web.Response(status=401, text="wrong secret token")
         app = self._app
         if app is None or not app.running:
@@ -248,6 +270,10 @@ class TelegramChannel:
             await app.shutdown()
         except TelegramError as exc:
             log.warning("telegram did not shut down cleanly: %s", translate(exc))
+
+    def _polling_failed(self, error: TelegramError) -> None:
+        self.reconnects += 1
+        _polling_error(error)
 
     def _require_api(self) -> BotApi:
         if self._api is None:

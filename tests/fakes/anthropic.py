@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import AnthropicPromptCache, PromptBlock, breakpoint_positions, render_blocks
+from .latency import SimulatedLatency
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -26,15 +28,28 @@ class FakeAnthropic(ScriptedFake):
     """Scripted Messages API with prompt-cache emulation (see :mod:`.cache`)."""
 
     chat_paths: ClassVar[frozenset[str]] = frozenset({"/v1/messages"})
+    latency: SimulatedLatency | None = None
+    """Set it to simulate a provider's timing (see :mod:`.latency`); None answers at once."""
 
-    def __init__(self, *, min_cacheable_tokens: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        min_cacheable_tokens: int = 0,
+        models: tuple[str, ...] = ("claude-fake",),
+        delta_interval: float = 0.0,
+    ) -> None:
+        """``models`` are listed by ``GET /v1/models``; ``delta_interval`` seconds pass between
+        streamed text deltas (a slow model, for tests that act mid-stream)."""
         super().__init__()
+        self.models = models
+        self.delta_interval = delta_interval
         self._cache = AnthropicPromptCache(min_cacheable_tokens)
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v1/messages", self._messages),
             web.post("/v1/messages/count_tokens", self._count_tokens),
+            web.get("/v1/models", self._models),
         ]
 
     # -- prompt inspection ----------------------------------------------------------
@@ -70,6 +85,27 @@ class FakeAnthropic(ScriptedFake):
 
     # -- handlers -----------------------------------------------------------------
 
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        limit = int(request.query.get("limit", "20"))
+        data = [
+            {
+                "type": "model",
+                "id": model,
+                "display_name": model,
+                "created_at": "2026-01-01T00:00:00Z",
+                "lifecycle": "active",
+            }
+            for model in self.models[:limit]
+        ]
+        return json_response(
+            {
+                "data": data,
+                "has_more": len(self.models) > limit,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
+
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
         body = recorded(request).json
         if not isinstance(body, dict):
@@ -87,6 +123,11 @@ class FakeAnthropic(ScriptedFake):
             return self._error(item.status, item.type, item.message, item.headers())
         model = str(body["model"])
         usage: dict[str, Any] = self._cache.account(model, render_blocks(body)).as_dict()
+        if self.latency is not None:  # prefill: cache writes cost as much as plain input
+            uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
+            await self.latency.first_token(
+                body, uncached=uncached, cached=usage["cache_read_input_tokens"]
+            )
         if not body.get("stream"):
             if isinstance(item, StreamError):
                 return self._error(ERROR_STATUS.get(item.type, 500), item.type, item.message)
@@ -192,7 +233,11 @@ class FakeAnthropic(ScriptedFake):
                 await send("ping", {"type": "ping"})
             if isinstance(part, Text):
                 await part.before_first_delta()
-            for piece in pieces:
+            for number, piece in enumerate(pieces):
+                if number and self.delta_interval > 0:
+                    await asyncio.sleep(self.delta_interval)
+                if number and self.latency is not None:
+                    await self.latency.next_delta(piece)
                 delta = {"type": delta_type, key: piece}
                 await send(
                     "content_block_delta",

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import OpenAIPrefixCache, render_prompt
+from .latency import SimulatedLatency
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -29,6 +30,8 @@ class FakeOpenAI(ScriptedFake):
     """Scripted Chat Completions API with automatic prefix-cache emulation."""
 
     chat_paths: ClassVar[frozenset[str]] = frozenset({"/v1/chat/completions"})
+    latency: SimulatedLatency | None = None
+    """Set it to simulate a provider's timing (see :mod:`.latency`); None answers at once."""
 
     def __init__(self, *, models: tuple[str, ...] = ("gpt-fake",)) -> None:
         super().__init__()
@@ -73,6 +76,8 @@ class FakeOpenAI(ScriptedFake):
         prompt = render_prompt(body)
         prompt_tokens = estimate_tokens(len(prompt))
         cached = self._cache.account(model, prompt)
+        if self.latency is not None:
+            await self.latency.first_token(body, uncached=prompt_tokens - cached, cached=cached)
         completion = (
             item.output_tokens()
             if isinstance(item, Reply)
@@ -176,7 +181,9 @@ class FakeOpenAI(ScriptedFake):
         for part in parts:
             if isinstance(part, Text):
                 await part.before_first_delta()
-                for piece in part.deltas():
+                for number, piece in enumerate(part.deltas()):
+                    if number and self.latency is not None:
+                        await self.latency.next_delta(piece)
                     await send_delta({"content": piece})
                 continue
             head = {"index": tool_index, "id": self._tool_id(part), "type": "function"}

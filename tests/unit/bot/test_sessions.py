@@ -7,10 +7,19 @@ from pathlib import Path
 
 from agent.messages import ChatMessage, Usage
 from bot.sessions import SessionPool
-from bot.store.base import TurnRecord
+from bot.store.base import SessionRecord, TurnRecord
 from bot.store.sqlite import SqliteStore
 from channels.base import SessionKey
-from tests.harness import CountingStore
+
+
+class CountingSqliteStore(SqliteStore):
+    """The real store, counting session loads (the cold path)."""
+
+    loads = 0
+
+    async def load_session(self, key: str) -> SessionRecord | None:
+        self.loads += 1
+        return await super().load_session(key)
 
 
 class Ticker:
@@ -26,8 +35,7 @@ def key(chat: str) -> SessionKey:
 
 
 async def test_warm_hits_do_not_read_the_store_and_lru_evicts(tmp_path: Path) -> None:
-    async with SqliteStore(tmp_path / "h.db") as sqlite:
-        store = CountingStore(sqlite)
+    async with CountingSqliteStore(tmp_path / "h.db") as store:
         pool = SessionPool(store, capacity=2, idle_ttl_s=60, monotonic=Ticker())
         a, warm_a = await pool.acquire(key("a"))
         again, warm_again = await pool.acquire(key("a"))
@@ -37,6 +45,7 @@ async def test_warm_hits_do_not_read_the_store_and_lru_evicts(tmp_path: Path) ->
         await pool.acquire(key("c"))  # evicts b
         assert pool.peek(key("b")) is None and pool.peek(key("a")) is a
         assert len(pool) == 2
+        assert pool.evicted == {"idle": 0, "capacity": 1}
 
 
 async def test_idle_sessions_are_evicted_and_come_back_cold_with_history(tmp_path: Path) -> None:
