@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.inbox import Inbox
 from bot.store.base import Store
 from channels.base import InboundMessage
 
@@ -42,15 +43,22 @@ async def ignore_bots(message: InboundMessage, call_next: Next) -> None:
 
 
 class DurableDedupe:
-    """Drop a message whose platform id was already accepted, across restarts (the store)."""
+    """Drop a message whose platform id was already accepted, across restarts; keep the others in
+    the inbox (:mod:`bot.inbox`) until they are answered.
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    A message that a later middleware refuses (a rate limit) is settled at once, so it is not
+    answered after a restart. One whose hand-over failed (the service is shutting down) stays
+    pending: the next start answers it.
+    """
+
+    def __init__(self, inbox: Inbox | Store) -> None:
+        self._inbox = inbox if isinstance(inbox, Inbox) else Inbox(inbox)
 
     async def __call__(self, message: InboundMessage, call_next: Next) -> None:
-        """Claim the message id, then pass it on; a second claim is a duplicate."""
-        key = message.key
-        if not await self._store.claim_inbound(key.platform, key.chat, message.message_id):
-            log.info("replayed message %s in %s dropped", message.message_id, key)
+        """Claim the message id (a second claim is a duplicate), then pass it on."""
+        if not await self._inbox.accept(message):
+            log.info("replayed message %s in %s dropped", message.message_id, message.key)
             return
         await call_next(message)
+        if not self._inbox.handed_over(message):
+            await self._inbox.settle([message])

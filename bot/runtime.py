@@ -10,19 +10,29 @@ from collections.abc import Callable, Mapping, Sequence
 
 from agent.providers.base import ModelProvider
 from bot.commands import Command, CommandHandler, parse_command
-from bot.dispatcher import Dispatcher, LaneMode
+from bot.dispatcher import Dispatcher, LaneFullError, LaneMode
 from bot.health import Heartbeat
+from bot.inbox import Inbox
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.pipeline import Middleware, Next, compose
+from bot.recovery import Recovery
 from bot.sessions import SessionPool
 from bot.timeline import Timeline
 from bot.turns import TurnRunner
-from channels.base import Channel, InboundMessage
+from channels.base import Channel, InboundMessage, Pausable
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Please try again."
+FLOODED = (
+    "⏳ Too many messages at once in this conversation: I'm still working through the earlier "
+    "ones and skipped the rest. Please send again once I've answered."
+)
+
+
+class NotAcceptingError(RuntimeError):
+    """Intake is closed (shutdown): the message stays in the inbox for the next start."""
 
 
 class Runtime:
@@ -45,6 +55,9 @@ class Runtime:
         grace_s: float,
         metrics: Metrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        inbox: Inbox | None = None,
+        recovery: Recovery | None = None,
+        lane_queue: int | None = None,
     ) -> None:
         self.channels = channels
         self.pool = pool
@@ -53,6 +66,8 @@ class Runtime:
         self.health: Heartbeat | None = None  # set by the wiring once it is built around us
         self._turns = turns
         self._commands = commands
+        self._inbox = inbox
+        self._recovery = recovery
         self._grace_s = grace_s
         self._monotonic = monotonic
         self._accepting = False
@@ -64,6 +79,7 @@ class Runtime:
             mode=lane_mode,
             max_concurrent=max_concurrent,
             is_barrier=lambda m: parse_command(m.text) is not None,
+            max_pending=lane_queue,
         )
         self._intake: Next = compose(middlewares, self._submit)
         # Messages accepted and not yet answered; shutdown waits for this to reach zero.
@@ -101,21 +117,41 @@ class Runtime:
         """Seconds since ``platform`` last delivered a message (since start if it never did)."""
         return self._monotonic() - self._last_inbound.get(platform, self._started)
 
+    @property
+    def refused(self) -> int:
+        """Messages refused because their thread's lane was full."""
+        return self.dispatcher.refused
+
     async def start(self) -> None:
-        """Connect every channel; messages flow from here on."""
+        """Connect every channel; messages flow from here on.
+
+        What the last run accepted and did not answer is read before the channels start and dealt
+        with once they have (:mod:`bot.recovery`); until then lanes take messages but run nothing,
+        so in every thread the older messages come first.
+        """
         self._accepting = True
-        for channel in self.channels.values():
-            await channel.start(self.intake)
-            log.info("channel %s started", channel.name)
+        self.dispatcher.hold()
+        try:
+            pending = await self._recovery.load() if self._recovery is not None else []
+            for channel in self.channels.values():
+                await channel.start(self.intake)
+                log.info("channel %s started", channel.name)
+            if self._recovery is not None and pending:
+                await self._recovery.resolve(pending, self._submit_recovered)
+        finally:
+            self.dispatcher.release()
 
     async def intake(self, message: InboundMessage) -> None:
         """Entry point for adapters: one normalized message."""
         self._last_inbound[message.key.platform] = self._monotonic()
         with log_context(session=str(message.key)):
-            if not self._accepting:
+            if not self._accepting and self._inbox is None:
                 log.info("shutting down: message %s not accepted", message.message_id)
                 return
-            await self._intake(message)
+            # While shutting down, a message still goes as far as the inbox (the hand-over is
+            # refused): Slack and Discord delivered it already, so the next start answers it.
+            with contextlib.suppress(NotAcceptingError):
+                await self._intake(message)
 
     async def aclose(self) -> None:
         """Shut down within ``grace_s``, in this order (the one place it is written down):
@@ -134,12 +170,11 @@ class Runtime:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._grace_s
         for channel in self.channels.values():
-            pause = getattr(channel, "pause", None)
-            if pause is None:
+            if not isinstance(channel, Pausable):
                 continue
             try:
                 async with asyncio.timeout_at(deadline):
-                    await pause()
+                    await channel.pause()
             except TimeoutError:
                 log.warning("channel %s did not pause within the grace period", channel.name)
             except Exception:
@@ -159,9 +194,31 @@ class Runtime:
                 log.exception("channel %s did not stop cleanly", channel.name)
 
     async def _submit(self, message: InboundMessage) -> None:
-        await self.dispatcher.submit(message)  # raises when closed: then it was never accepted
+        if not self._accepting:
+            log.info("shutting down: message %s kept for the next start", message.message_id)
+            raise NotAcceptingError("intake is closed")
+        try:
+            await self.dispatcher.submit(message)  # raises when closed: never accepted then
+        except LaneFullError as exc:
+            log.warning("lane of %s is full: message %s refused", message.key, message.message_id)
+            if exc.first:
+                await self._tell(message, FLOODED)
+            return  # not handed over: the dedupe settles it
         self._outstanding += 1
         self._idle.clear()
+        if self._inbox is not None:
+            self._inbox.hand_over(message)
+
+    def _submit_recovered(self, messages: list[InboundMessage]) -> None:
+        self.dispatcher.submit_first(messages)
+        self._outstanding += len(messages)
+        self._idle.clear()
+
+    async def _tell(self, message: InboundMessage, text: str) -> None:
+        try:
+            await self.channels[message.key.platform].notice(message, text)
+        except Exception:
+            log.exception("could not send a notice, session %s", message.key)
 
     async def _handle(self, batch: list[InboundMessage]) -> None:
         timeline = Timeline(batch[0].received_ns)
@@ -185,6 +242,7 @@ class Runtime:
                 await self._turns.run(batch, timeline)
             else:
                 await channel.notice(message, await self._commands.handle(command, message))
+                await self._settle(batch)
         except Exception as exc:
             # A bug or a store failure: the user hears about it, the lane and the service go on.
             log.exception("turn failed unexpectedly, session %s", message.key)
@@ -193,3 +251,13 @@ class Runtime:
                 await channel.notice(message, SORRY)
             except Exception:
                 log.exception("could not send the apology, session %s", message.key)
+            await self._settle(batch)
+
+    async def _settle(self, batch: list[InboundMessage]) -> None:
+        """Mark ``batch`` answered in the inbox (a turn marks its own as it is stored)."""
+        if self._inbox is None:
+            return
+        try:
+            await self._inbox.settle(batch)
+        except Exception:
+            log.exception("could not settle inbox messages, session %s", batch[-1].key)

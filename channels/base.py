@@ -7,10 +7,10 @@ platform-shaped crosses this boundary.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,50 @@ class Channel(Protocol):
     @property
     def connected(self) -> bool:
         """Whether the platform connection is up now (heartbeat, ``/readyz``)."""
+        ...
+
+
+class DeliveryListener(Protocol):
+    """Told by a reply about the platform messages it creates (the delivery ledger)."""
+
+    def posted(self, message_id: str) -> None:
+        """A message of the reply now exists on the platform (called in creation order)."""
+        ...
+
+
+@runtime_checkable
+class ReportingReply(Protocol):
+    """A :class:`ReplyStream` that reports the messages it creates (platform adapters do)."""
+
+    def report_to(self, listener: DeliveryListener) -> None:
+        """Call ``listener.posted`` for every message created from now on."""
+        ...
+
+
+@runtime_checkable
+class Recoverable(Protocol):
+    """A channel that can bring the messages of a reply cut by a crash to a final form."""
+
+    async def finalize(
+        self, message: InboundMessage, message_ids: Sequence[str], text: str, tail: str
+    ) -> None:
+        """Make the messages ``message_ids`` (created by a reply to ``message``) show ``text``
+        as a finished answer with ``tail`` under it; what does not fit continues in new messages.
+
+        Writing what a message already shows is harmless, so this may be repeated.
+
+        Raises:
+            ChannelError: The platform refused or could not be reached.
+        """
+        ...
+
+
+@runtime_checkable
+class Pausable(Protocol):
+    """A channel that can stop taking new messages before it stops (graceful shutdown)."""
+
+    async def pause(self) -> None:
+        """Take no more messages; replies can still be sent."""
         ...
 
 

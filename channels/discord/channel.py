@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ import discord
 from channels.base import Author, ChannelError, InboundMessage, Intake, SessionKey
 from channels.discord.chunking import split_message
 from channels.discord.client import (
+    NO_MENTIONS,
     TRANSPORT_ERRORS,
     DiscordTarget,
     GatewayClient,
@@ -33,7 +35,7 @@ from channels.discord.conversations import (
     thread_key,
     thread_name,
 )
-from channels.discord.reply import StreamedReply
+from channels.discord.reply import FOOTER_PREFIX, StreamedReply, render_final
 from config import DiscordSettings
 
 log = logging.getLogger(__name__)
@@ -154,6 +156,32 @@ class DiscordChannel:
         target = DiscordTarget(route.channel, route.reference)
         for chunk in split_message(text):
             await target.post(chunk)
+
+    async def finalize(
+        self, message: InboundMessage, message_ids: Sequence[str], text: str, tail: str
+    ) -> None:
+        """Bring the messages of a reply cut by a crash to their final form (recovery).
+
+        Rendered as the reply renders its final form (``tail`` as the small footer line), so a
+        message that shows it already is rewritten with the same content; parts beyond
+        ``message_ids`` are posted.
+
+        Raises:
+            ChannelError: An edit or post failed.
+        """
+        channel = self._client_or_fail().get_partial_messageable(int(message.key.chat))
+        target = DiscordTarget(channel)
+        chunks = split_message(render_final(text, f"{FOOTER_PREFIX}{tail}" if tail else ""))
+        for index, chunk in enumerate(chunks):
+            if index >= len(message_ids):
+                await target.post(chunk)
+                continue
+            try:
+                await channel.get_partial_message(int(message_ids[index])).edit(
+                    content=chunk, allowed_mentions=NO_MENTIONS
+                )
+            except TRANSPORT_ERRORS as exc:
+                raise channel_error(exc) from exc
 
     async def send(self, key: SessionKey, text: str) -> None:
         """Post ``text`` (a reminder, an alert) into the channel, thread or DM of ``key``.

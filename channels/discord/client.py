@@ -129,6 +129,11 @@ class DiscordMessage:
     def __init__(self, message: discord.Message) -> None:
         self._message = message
 
+    @property
+    def id(self) -> str:
+        """The message's snowflake (reported to the delivery ledger)."""
+        return str(self._message.id)
+
     async def edit(self, content: str) -> None:
         """Replace the content (discord.py honours 429 ``retry_after`` and the bucket headers)."""
         self._message = await _call(

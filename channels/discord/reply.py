@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from channels.base import ChannelError
+from channels.base import ChannelError, DeliveryListener
 from channels.discord.chunking import MESSAGE_LIMIT, close_open_fence, split_message
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,16 @@ class PostedMessage(Protocol):
         Raises:
             ChannelError: The platform refused or could not be reached.
         """
+        ...
+
+
+@runtime_checkable
+class IdentifiedMessage(Protocol):
+    """A posted message that knows its platform id (what the delivery ledger records)."""
+
+    @property
+    def id(self) -> str:
+        """The platform's id of the message."""
         ...
 
 
@@ -100,6 +110,11 @@ class StreamedReply:
         self._error: ChannelError | None = None
         self._closed = False
         self._lock = asyncio.Lock()  # one platform write at a time, so no message is posted twice
+        self._listener: DeliveryListener | None = None
+
+    def report_to(self, listener: DeliveryListener) -> None:
+        """Tell ``listener`` the id of every message this reply posts (the delivery ledger)."""
+        self._listener = listener
 
     async def set_status(self, text: str) -> None:
         """Show the typing indicator until text arrives (Discord has no status text)."""
@@ -228,6 +243,8 @@ class StreamedReply:
         self._posted.append(posted)
         self._shown.append(content)
         self._written_at.append(asyncio.get_running_loop().time())
+        if self._listener is not None and isinstance(posted, IdentifiedMessage):
+            self._listener.posted(posted.id)
 
     async def _keep_typing(self) -> None:
         while True:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -30,13 +31,19 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import ChannelError, InboundMessage, Intake, SessionKey
-from channels.slack.chunking import MESSAGE_LIMIT, split_text
+from channels.slack.chunking import MESSAGE_LIMIT, SECTION_LIMIT, split_text
 from channels.slack.events import PLATFORM, BotIdentity, normalize
-from channels.slack.mrkdwn import to_mrkdwn
+from channels.slack.mrkdwn import escape, to_mrkdwn
 from channels.slack.pacing import Budget, Budgets
-from channels.slack.reply import SlackReply, Target, Timings
+from channels.slack.reply import EMPTY_ANSWER, SlackReply, Target, Timings
 from channels.slack.threads import ThreadMemory
-from channels.slack.web_api import SlackApi, build_client
+from channels.slack.web_api import (
+    SlackApi,
+    build_client,
+    context_block,
+    quietly,
+    section_blocks,
+)
 from config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,8 @@ class SlackChannel:
         self._threads: ThreadMemory | None = None
         self._intake: Intake | None = None
         self._replies: dict[SlackReply, str] = {}  # open replies → the message they answer
+        self._hellos = 0  # Socket Mode "hello"s: one per websocket connection
+        self.reconnects = 0  # connections after the first (``/metrics``)
 
     @property
     def identity(self) -> BotIdentity | None:
@@ -167,6 +176,34 @@ class SlackChannel:
                 await reply.abandon()
         await self._post(message.key.chat, message.key.thread or message.message_id, text)
 
+    async def finalize(
+        self, message: InboundMessage, message_ids: Sequence[str], text: str, tail: str
+    ) -> None:
+        """Bring the messages of a reply cut by a crash to their final form (recovery).
+
+        A stream still open is stopped; then each message gets its part of ``text`` as section
+        blocks (``tail`` in a context block under the last), the form a finished edit-mode reply
+        has; parts beyond ``message_ids`` are posted in the thread.
+
+        Raises:
+            ChannelError: An update or post failed.
+        """
+        api = self._require_api()
+        channel, thread_ts = message.key.chat, message.key.thread or message.message_id
+        pieces = [p for p in split_text(text, self._limit) if p.strip()] or [EMPTY_ANSWER]
+        for index, piece in enumerate(pieces):
+            shown = to_mrkdwn(piece)
+            blocks = section_blocks(split_text(shown, SECTION_LIMIT))
+            if tail and index == len(pieces) - 1:
+                blocks.append(context_block(escape(tail)))
+            if index >= len(message_ids):
+                await api.post(channel, thread_ts, shown, blocks)
+                continue
+            ts = message_ids[index]
+            # Ends a stream the crash left open; one that ended already says so, which is fine.
+            await quietly(api.stop_stream(channel, ts, None), "stop")
+            await api.update(channel, ts, shown, blocks)
+
     async def send(self, key: SessionKey, text: str) -> None:
         """Post ``text`` (a reminder, an alert) into the conversation of ``key``, in its thread
         when ``key.thread`` is set.
@@ -215,6 +252,9 @@ class SlackChannel:
         socket = self._socket = AsyncSocketModeHandler(
             app, app_token.get_secret_value(), web_client=client
         )
+        # slack_sdk reconnects by itself (a "disconnect" message, a dead socket); every new
+        # connection starts with "hello", so the ones after the first are reconnects.
+        socket.client.on_message_listeners.append(self._on_socket_message)
         try:
             # connect() retries forever on its own (slack_sdk socket_mode/aiohttp), so bound it.
             # bolt's handler methods carry no annotations.
@@ -224,6 +264,19 @@ class SlackChannel:
                 f"slack socket mode: not connected within {limit_s:g} s "
                 "(check the app-level token and its connections:write scope)"
             ) from exc
+
+    async def _on_socket_message(self, message: aiohttp.WSMessage) -> None:
+        if message.type != aiohttp.WSMsgType.TEXT or '"hello"' not in message.data:
+            return
+        try:
+            kind = json.loads(message.data).get("type")
+        except (ValueError, AttributeError):
+            return
+        if kind == "hello":
+            self._hellos += 1
+            if self._hellos > 1:
+                self.reconnects += 1
+                log.info("slack socket mode reconnected (%d so far)", self.reconnects)
 
     async def _on_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         received_ns = time.perf_counter_ns()  # the TTFT origin: before any work of ours

@@ -1,18 +1,21 @@
 """A per-workspace call budget, so concurrent replies share Slack's per-method rate tiers.
 
 Slack limits each Web API method per workspace: ``chat.update`` is Tier 3 (about 50 a minute),
-``chat.appendStream`` Tier 4 (about 100 a minute), with short bursts tolerated
-(docs.slack.dev/apis/web-api/rate-limits; PLATFORM_NOTES §1.1). Every streamed reply in a
-workspace draws from the same bucket; the per-message interval is kept by the reply itself.
+``chat.appendStream`` Tier 4 (about 100 a minute), ``chat.startStream`` Tier 2 (about 20 a minute),
+with short bursts tolerated (docs.slack.dev/apis/web-api/rate-limits; PLATFORM_NOTES §1.1). Every
+streamed reply in a workspace draws from the same buckets; the per-message interval is kept by the
+reply itself. A 429 that gets through anyway is waited out for its ``Retry-After`` by slack_sdk's
+retry handler (:mod:`.web_api`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _PRUNE_AT = 1024
+STARTS_PER_MINUTE = 20  # chat.startStream, Tier 2
 
 
 class Budget:
@@ -71,3 +74,8 @@ class Budgets:
 
     edits: Budget
     appends: Budget
+    # Tier 2 is "20+ per minute": a minute's worth may go out at once (twenty threads asked
+    # together), later ones are spaced.
+    starts: Budget = field(
+        default_factory=lambda: Budget(STARTS_PER_MINUTE, burst=STARTS_PER_MINUTE)
+    )

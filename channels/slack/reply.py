@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.base import ChannelError
+from channels.base import ChannelError, DeliveryListener
 from channels.slack.chunking import MESSAGE_LIMIT, SECTION_LIMIT, cut_point, split_text
 from channels.slack.mrkdwn import close_fence, escape, to_mrkdwn
 from channels.slack.pacing import Budgets
@@ -119,6 +119,11 @@ class SlackReply:
         self._status_wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._status_task: asyncio.Task[None] | None = None
+        self._listener: DeliveryListener | None = None
+
+    def report_to(self, listener: DeliveryListener) -> None:
+        """Tell ``listener`` the ``ts`` of every message this reply opens (the delivery ledger)."""
+        self._listener = listener
 
     async def set_status(self, text: str) -> None:
         """Show ``text`` ("is thinking…", "is using time…") under the thread, in the background."""
@@ -252,6 +257,10 @@ class SlackReply:
         cut = cut_point(body, self._limit)
         target, loop = self._target, asyncio.get_running_loop()
         if self._native:
+            wait = self._budgets.starts.delay(target.team_id)
+            if wait > 0 and not final:
+                raise ChannelError("slack chat.startStream budget: waiting", retry_after=wait)
+            await self._budgets.starts.acquire(target.team_id)
             try:
                 ts = await self._api.start_stream(
                     target.channel,
@@ -279,6 +288,8 @@ class SlackReply:
             self._parts.append(_Part(ts, start, start + cut, False, now, now, shown))
         self._visible = True
         self._status_shown = False  # Slack clears the status when the app replies in the thread
+        if self._listener is not None:
+            self._listener.posted(ts)
 
     async def _stream_step(self, part: _Part, final: bool, footer: str) -> bool:
         target, loop = self._target, asyncio.get_running_loop()

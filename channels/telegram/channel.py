@@ -27,8 +27,8 @@ from channels.telegram.bot_api import BotApi, Target, translate
 from channels.telegram.chunking import split_tokens
 from channels.telegram.formatting import Text
 from channels.telegram.normalize import PLATFORM, BotIdentity, normalize
-from channels.telegram.pacing import Pacer
-from channels.telegram.reply import TelegramReply, Timings
+from channels.telegram.pacing import FloodBudget, Pacer
+from channels.telegram.reply import TelegramReply, Timings, render
 from config import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class TelegramChannel:
             typing_interval=settings.typing_interval.total_seconds(),
         )
         self._pacer = Pacer(self._timings.edit_interval)
+        self._budget = FloodBudget()
         # Non-zero and unlikely to repeat across restarts (drafts with one id animate into each other).
         self._draft_ids: Iterator[int] = itertools.count(time.time_ns() // 1_000_000 % 2**31 + 1)
         self._replies: set[TelegramReply] = set()
@@ -156,7 +157,28 @@ class TelegramChannel:
             self._pacer,
             self._draft_ids,
             registry=self._replies,
+            budget=self._budget,
         )
+
+    async def finalize(
+        self, message: InboundMessage, message_ids: Sequence[str], text: str, tail: str
+    ) -> None:
+        """Bring the messages of a reply cut by a crash to their final form (recovery).
+
+        The parts are rendered as the reply renders its final form, so a part that already shows
+        it is left alone ("message is not modified"); parts beyond ``message_ids`` are sent.
+
+        Raises:
+            ChannelError: It could not be delivered.
+        """
+        api, target = self._require_api(), self._target(message)
+        chunks = [c for c in render(text, tail) if c.plain.strip()]
+        for index, chunk in enumerate(chunks):
+            await self._budget.acquire(target.chat_id, group=not target.private, sure=True)
+            if index < len(message_ids):
+                await api.edit(target, int(message_ids[index]), chunk, sure=True)
+            else:
+                await api.send(target, chunk, reply=index == 0, sure=True)
 
     async def notice(self, message: InboundMessage, text: str) -> None:
         """Send ``text`` (command answers, apologies) as plain text in ``message``'s conversation.

@@ -22,15 +22,26 @@ import logging
 from collections.abc import Awaitable, Iterator, MutableSet
 from dataclasses import dataclass
 
-from channels.base import ChannelError
+from channels.base import ChannelError, DeliveryListener
 from channels.telegram.bot_api import BotApi, Target
 from channels.telegram.chunking import MAX_MESSAGE_LENGTH, Chunk, split_tokens
 from channels.telegram.formatting import Text, markdown_tokens
-from channels.telegram.pacing import Pacer
+from channels.telegram.pacing import FloodBudget, Pacer
 
 log = logging.getLogger(__name__)
 
 NO_TEXT = "(no text)"
+
+
+def render(text: str, tail: str, limit: int = MAX_MESSAGE_LENGTH) -> list[Chunk]:
+    """The messages of an answer: ``text`` (Markdown) with ``tail`` under it, split at ``limit``.
+
+    The final form of a reply, and what :meth:`TelegramChannel.finalize` restores after a crash.
+    """
+    tokens = markdown_tokens(text)
+    if tail:
+        tokens.append(Text(f"\n\n{tail}" if tokens else tail))
+    return split_tokens(tokens, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +74,10 @@ class TelegramReply:
         *,
         registry: MutableSet[TelegramReply] | None = None,
         limit: int = MAX_MESSAGE_LENGTH,
+        budget: FloodBudget | None = None,
     ) -> None:
         self._api = api
+        self._budget = budget if budget is not None else FloodBudget()
         self._target = target
         self._timings = timings
         self._pacer = pacer
@@ -86,8 +99,14 @@ class TelegramReply:
         self._kick = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._indicator: asyncio.Task[None] | None = None
+        self._listener: DeliveryListener | None = None
         if registry is not None:
             registry.add(self)
+
+    def report_to(self, listener: DeliveryListener) -> None:
+        """Tell ``listener`` about every message this reply persists (the delivery ledger);
+        drafts are ephemeral and not reported."""
+        self._listener = listener
 
     @property
     def message_ids(self) -> list[int]:
@@ -173,10 +192,7 @@ class TelegramReply:
                     self._registry.discard(self)
 
     def _render(self, tail: str = "", *, fallback: str = "") -> list[Chunk]:
-        tokens = markdown_tokens("".join(self._text) or fallback)
-        if tail:
-            tokens.append(Text(f"\n\n{tail}" if tokens else tail))
-        return split_tokens(tokens, self._limit)
+        return render("".join(self._text) or fallback, tail, self._limit)
 
     async def _flush(self) -> None:
         """Show the text so far (best-effort; the caller holds the lock)."""
@@ -212,6 +228,7 @@ class TelegramReply:
             if part.html == chunk.html:
                 return
             await self._pacer.wait(chat)
+            await self._budget.acquire(chat, group=not self._target.private, sure=sure)
             try:
                 await self._api.edit(self._target, part.message_id, chunk, sure=sure)
             finally:
@@ -219,9 +236,12 @@ class TelegramReply:
                 self._pacer.note(chat)
             part.html = chunk.html
             return
+        await self._budget.acquire(chat, group=not self._target.private, sure=sure)
         message_id = await self._api.send(self._target, chunk, reply=index == 0, sure=sure)
         self._parts.append(_Part(message_id, chunk.html))
         self._visible = True
+        if self._listener is not None:
+            self._listener.posted(str(message_id))
         self._pacer.note(chat)
         # The text after this part streams as a new draft (the sent message replaced this one).
         self._draft_id = next(self._draft_ids)
