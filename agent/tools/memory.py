@@ -1,60 +1,47 @@
 """``remember`` / ``recall`` / ``forget``: long-term facts per user, chat or workspace.
 
-The tools depend on :class:`MemoryStore`, implemented by ``bot/store/memories.py`` (SQLite + FTS5).
-Every read and write is confined to the owners derived from the call's :class:`ToolContext`, so a
-person's memories never reach another person, chat or workspace: a user's own facts are keyed by
-(platform, workspace, user); ``chat`` facts by (platform, workspace, chat); ``workspace`` facts are
-shared by everyone there; ``global`` facts (written by operators, not by the model) by everyone.
+The tools depend on :class:`MemoryStore`, implemented by :class:`agent.memory.HybridMemories`
+(keywords and meaning, ranked together) over ``bot/store/memories.py`` (SQLite + FTS5, which alone
+also implements it, keyword-only). Every read and write is confined to the owners derived from the
+call's :class:`ToolContext`, so a person's memories never reach another person, chat or workspace:
+a user's own facts are keyed by (platform, workspace, user); ``chat`` facts by (platform,
+workspace, chat); ``workspace`` facts are shared by everyone there; ``global`` facts (written by
+operators, not by the model) by everyone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
 from agent.clock import Clock
 from agent.errors import ToolError
+from agent.memory.records import Memory, MemoryScope, NewMemory, Owner, WritableScope
 from agent.tools.context import ToolContext
 from agent.tools.registry import Tool
 from agent.tools.schema import function_tool
 
-MemoryScope = Literal["user", "chat", "workspace", "global"]
-WritableScope = Literal["user", "chat", "workspace"]
+__all__ = [
+    "MAX_CONTENT",
+    "Memory",
+    "MemoryScope",
+    "MemoryStore",
+    "NewMemory",
+    "Owner",
+    "WritableScope",
+    "memory_tools",
+    "readable_owners",
+    "writable_owners",
+]
+
 MAX_CONTENT = 2000
-
-Owner = tuple[MemoryScope, str]
-"""(scope, owner key): the unit a memory belongs to."""
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """A stored fact as recalled."""
-
-    id: int
-    scope: MemoryScope
-    content: str
-    created_at: datetime
-    importance: float
-
-
-@dataclass(frozen=True, slots=True)
-class NewMemory:
-    """A fact to store, with where it came from."""
-
-    scope: MemoryScope
-    owner: str
-    content: str
-    source_session: str
-    created_at: datetime
-    importance: float = 0.5
 
 
 class MemoryStore(Protocol):
-    """Persistence of memories; keyword search now, hybrid ranking later (issue #8)."""
+    """Persistence and search of memories."""
 
     async def add(self, memory: NewMemory) -> int:
         """Store ``memory`` (the same content for the same owner is stored once); its id."""
@@ -124,6 +111,7 @@ def memory_tools(store: MemoryStore, clock: Clock) -> list[Tool[Any]]:
                 source_session=context.session_id,
                 created_at=clock.now(),
                 importance=importance,
+                author=context.user_owner,
             )
         )
         return f"Remembered as #{memory_id} ({scope} scope)."
@@ -133,10 +121,10 @@ def memory_tools(store: MemoryStore, clock: Clock) -> list[Tool[Any]]:
         query: str = "",
         limit: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> str:
-        """Search saved facts by keywords; an empty query lists the most recent ones.
+        """Search saved facts by keywords and meaning; an empty query lists the most recent ones.
 
         Args:
-            query: Keywords to look for.
+            query: What to look for (keywords or a question).
             limit: How many memories to return at most.
         """
         _require_conversation(context)

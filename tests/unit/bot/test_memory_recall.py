@@ -1,0 +1,90 @@
+"""Recall before a turn: prompt lines of the person's readable memories; a broken store costs the
+turn its memories, not its answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.memory import HybridMemories, NewMemory
+from agent.messages import TextBlock
+from agent.prompt import user_message
+from agent.tools.context import ToolContext
+from bot.recall import Recall, context_of
+from bot.store.memories import SqliteMemories
+from bot.store.sqlite import SqliteStore
+from channels.base import Author, InboundMessage, SessionKey
+from config.memory import MemorySettings
+from tests.harness import SteppingClock
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+ALICE = ToolContext("slack:T1:C1:1.0", "s1", "slack", "T1", "C1", "U1")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with SqliteStore(tmp_path / "hearth.db") as opened:
+        yield opened
+
+
+async def recall_on(store: SqliteStore, **settings: object) -> Recall:
+    repository = SqliteMemories(store)
+    await repository.prepare()
+    memories = HybridMemories(repository, MemorySettings.model_validate(settings))
+    for scope, owner, text in (
+        ("user", ALICE.user_owner, "Alice takes her tea without sugar"),
+        ("chat", ALICE.chat_owner, "This channel plans the tea tasting"),
+        ("workspace", ALICE.workspace_owner, "The office tea is in the kitchen"),
+        ("global", "", "Tea is served at four"),
+        ("user", "slack:T1:U2", "Bob takes his tea with lemon"),
+    ):
+        await memories.add(NewMemory(scope, owner, text, "s0", NOW))  # type: ignore[arg-type]
+    return Recall(memories, SteppingClock())
+
+
+async def test_the_prompt_gets_every_readable_scope_but_no_one_elses(store: SqliteStore) -> None:
+    recall = await recall_on(store)
+    lines = await recall.for_turn(ALICE, "sugar, tasting, kitchen, four o'clock or lemon?")
+    assert sorted(line.split(" ", 1)[1] for line in lines) == [
+        "(chat) This channel plans the tea tasting",
+        "(global) Tea is served at four",
+        "(user) Alice takes her tea without sugar",
+        "(workspace) The office tea is in the kitchen",
+    ]
+    assert all(line.startswith("#") for line in lines)
+    words, context = user_message("hi", NOW, {}, lines).blocks
+    assert isinstance(words, TextBlock) and isinstance(context, TextBlock)
+    assert words.text == "hi"
+    assert context.text.count('<untrusted source="recalled memories">') == 1
+    assert "Bob" not in context.text
+
+
+async def test_recall_can_be_turned_off(store: SqliteStore) -> None:
+    recall = await recall_on(store, recall=False)
+    assert await recall.for_turn(ALICE, "how do I take my tea?") == []
+
+
+async def test_a_broken_store_costs_the_memories_not_the_turn(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    recall = await recall_on(store)
+    async with store.transaction() as db:
+        await db.execute("DROP TABLE memories_fts")
+    with caplog.at_level(logging.ERROR):
+        assert await recall.for_turn(ALICE, "how do I take my tea?") == []
+    assert "memory recall failed, session slack:T1:C1:1.0" in caplog.text
+
+
+def test_a_command_sees_the_owners_of_its_writer() -> None:
+    key = SessionKey("telegram", "bot7", "-100", "12")
+    message = InboundMessage(key, "m1", Author("42", "Alice"), "/memory", received_ns=0)
+    context = context_of(message)
+    assert (context.user_owner, context.chat_owner, context.workspace_owner) == (
+        "telegram:bot7:42",
+        "telegram:bot7:-100",
+        "telegram:bot7",
+    )
