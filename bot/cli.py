@@ -1,4 +1,4 @@
-"""The ``hearth`` command line: run, chat, check, init, stats, pair."""
+"""The ``hearth`` command line: run, chat, check, init, stats, pair, forget-user."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from pathlib import Path
 from agent.clock import SystemClock
 from bot.http import HttpServer, OpsEndpoints
 from bot.logs import configure_logging
+from bot.memory import forget_user
 from bot.pairing import Pairing, approval_text, listing_lines
 from bot.redaction import configured_secrets
 from bot.report import write_report
 from bot.stats import format_table, summarize
 from bot.store.access import SqliteAccessStore
+from bot.store.memories import choose_vector_search
 from bot.wiring import build_channels, http_routes, open_runtime, open_store
 from channels.base import Channel, ChannelError
 from channels.console import ConsoleChannel, stdin_lines
@@ -33,6 +35,7 @@ from config import (
     render_masked,
     starter_config,
 )
+from config.memory import check_embedder
 
 EXIT_CONFIG = 2
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_stats(settings, args.html))
         if args.command == "pair":
             return asyncio.run(_pair(settings, args.pair_command, getattr(args, "code", "")))
+        if args.command == "forget-user":
+            return asyncio.run(_forget_user(settings, args.person))
         if args.command == "chat":
             _require_model(settings)
             return asyncio.run(_chat(settings, args.user))
@@ -103,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     approve = pair_commands.add_parser("approve", help="let the user who got CODE chat")
     approve.add_argument("code", help="the code the user got, e.g. K7MX3QPA")
     pair_commands.add_parser("list", help="codes waiting for approval, and approved users")
+    forget = commands.add_parser(
+        "forget-user", help="delete a person's memories, their vectors and their conversations"
+    )
+    forget.add_argument("person", metavar="PLATFORM:USER_ID", help="e.g. telegram:123456")
     init = commands.add_parser("init", help="write a commented starter config")
     init.add_argument("path", nargs="?", default="hearth.yaml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -132,6 +141,7 @@ def _init(path: Path, *, force: bool) -> int:
 def _check(settings: Settings) -> int:
     print(render_masked(settings), end="")
     print(f"# sqlite {sqlite3.sqlite_version}, FTS5 {'yes' if _has_fts5() else 'no'}")
+    print(_memory_report(settings))
     problem = missing_model_help(settings)
     if problem is not None:
         print(f"# warning: {problem}")
@@ -154,6 +164,36 @@ def _mcp_report(settings: Settings) -> list[str]:
         else f"# warning: mcp {s.name} failed to start ({s.error}); runs without it"
         for s in asyncio.run(probe(settings.tools.mcp))
     ]
+
+
+def _memory_report(settings: Settings) -> str:
+    """Keyword-only or hybrid, and what serves vector search here (sqlite-vec, else NumPy)."""
+    check_embedder(settings.memory, settings.models.providers)
+    embedder = settings.memory.embedder
+    mode = (
+        f"keywords + vectors ({embedder.provider}:{embedder.model})"
+        if embedder is not None
+        else "keywords only (no memory.embedder)"
+    )
+    support = choose_vector_search(settings.memory.vector_search)
+    search = support.detail if support.available else f"NumPy exact cosine ({support.detail})"
+    return f"# memory: {mode}; vector search: {search}"
+
+
+async def _forget_user(settings: Settings, person: str) -> int:
+    platform, _, user_id = person.partition(":")
+    if not platform or not user_id:
+        print("hearth: forget-user takes PLATFORM:USER_ID, e.g. telegram:123456", file=sys.stderr)
+        return EXIT_CONFIG
+    async with open_store(settings) as store:
+        done = await forget_user(store, platform, user_id)
+    print(
+        f"forgot {person}: memories {done.memories}, turns {done.turns}, messages "
+        f"{done.messages}, conversations {done.sessions}"
+    )
+    # Another process's warm sessions still hold their transcripts until they go idle.
+    print("a running hearth keeps open conversations in memory until they idle out; restart it")
+    return 0
 
 
 def _has_fts5() -> bool:

@@ -1,8 +1,9 @@
 """Chat commands, the same on every channel.
 
 Everyone: ``/new``, ``/model``, ``/stats`` (this thread; ``/stats me``: your own figures),
-``/compact``, ``/reset`` (your own conversations here), ``/help``. Admins (``access.admins``) also:
-``/stats all``, ``/stats @user``, ``/reset @user`` (that user's conversations in this
+``/compact``, ``/reset`` (your own conversations here), ``/memory`` (what the bot remembers
+about you here), ``/forget`` (one memory, or all of yours here), ``/help``. Admins
+(``access.admins``) also: ``/stats all``, ``/stats @user``, ``/reset @user`` (that user's conversations in this
 workspace) and ``/pair CODE`` (approve a pairing code; ``/pair`` lists the waiting ones).
 """
 
@@ -20,6 +21,7 @@ from bot.access import AccessRules
 from bot.compaction import Compactor
 from bot.limits import Limits
 from bot.pairing import APPROVED_NOTICE, Pairing, approval_text, listing_lines
+from bot.recall import Recall
 from bot.sessions import SessionPool
 from bot.stats import StatsRow, summarize
 from bot.store.access import AccessStore
@@ -36,10 +38,13 @@ HELP = """Commands:
 /stats: time-to-first-token, cache and cost figures for this thread; /stats me: your own
 /compact: fold older turns into a summary now
 /reset: close your conversations here
+/memory: what I remember about you here; /forget <number> or /forget all deletes it
 /help: this list
 Admins: /stats all, /stats @user, /reset @user, /pair CODE (approve), /pair (list codes)"""
 
-COMMANDS = frozenset({"new", "model", "stats", "compact", "reset", "pair", "help"})
+COMMANDS = frozenset(
+    {"new", "model", "stats", "compact", "reset", "pair", "memory", "forget", "help"}
+)
 ADMINS_ONLY = "Only an admin of this bot can do that."
 _MENTION = re.compile(r"^<@!?([^>]+)>$")
 
@@ -103,7 +108,9 @@ class CommandHandler:
         agent: Agent,
         compactor: Compactor,
         access: AccessTools,
+        recall: Recall | None = None,
     ) -> None:
+        self._recall = recall
         self._settings = settings
         self._pool = pool
         self._store = store
@@ -126,6 +133,12 @@ class CommandHandler:
             return await self._reset(command.argument, message)
         if command.name == "pair":
             return await self._pair(command.argument, message)
+        if command.name in ("memory", "forget"):
+            if self._recall is None:
+                return "Long-term memory is off."
+            if command.name == "memory":
+                return await self._recall.listing(message)
+            return await self._recall.forget(command.argument, message)
         return HELP
 
     async def _compact(self, message: InboundMessage) -> str:

@@ -7,7 +7,7 @@ at each start is all the persistence they need.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -88,11 +88,18 @@ def schedule_jobs(
     pruner: Pruner,
     heartbeat: Heartbeat,
     store: Store,
+    memory: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Register the periodic jobs (again, at every start: the scheduler keeps no state)."""
+    """Register the periodic jobs (again, at every start: the scheduler keeps no state).
+
+    ``memory`` runs after each pruning pass: long-term memory extraction from the conversations
+    that went quiet (``bot/memory.py``).
+    """
 
     async def prune() -> None:
         await pruner.run()
+        if memory is not None:
+            await memory()
 
     async def beat() -> None:
         await heartbeat.beat()

@@ -79,6 +79,11 @@ class Observed(Protocol):
         """Sessions dropped from memory since start, by reason."""
         ...
 
+    @property
+    def refused(self) -> int:
+        """Messages refused because their thread's lane was full (back-pressure)."""
+        ...
+
 
 def error_kind(error: BaseException) -> str:
     """The ``kind`` label of an error: the provider's own kind, ``channel`` or ``internal``."""
@@ -207,6 +212,11 @@ class _LiveCollector:
         for reason, count in sorted(source.evictions.items()):
             evicted.add_metric([reason], count)
         yield evicted
+        yield CounterMetricFamily(
+            "hearth_lane_refused",
+            "Messages refused because their thread's lane was full (the thread was told once).",
+            source.refused,
+        )
         connected = GaugeMetricFamily(
             "hearth_channel_connected", "1 while a channel's connection is up.", labels=["channel"]
         )

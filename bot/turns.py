@@ -18,11 +18,23 @@ from agent.request import TextDelta
 from agent.responder import Agent, Finished, RequestSent, ToolFinished, ToolStarted, TurnInput
 from agent.tools.context import ToolContext
 from bot.compaction import Compactor
+from bot.inbox import ref_of
+from bot.ledger import DeliveryTracker, Ledger
 from bot.logs import bind_turn
+from bot.recall import Recall
 from bot.sessions import Session, SessionPool
 from bot.store.base import Store, ToolCallRecord, TurnRecord
+from bot.store.ledger import InboxRef
 from bot.timeline import FooterMode, Timeline, footer
-from channels.base import Author, Channel, ChannelError, InboundMessage, ReplyStream, SessionKey
+from channels.base import (
+    Author,
+    Channel,
+    ChannelError,
+    InboundMessage,
+    ReplyStream,
+    ReportingReply,
+    SessionKey,
+)
 from config import ModelRef, Price, Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +73,8 @@ class _Turn:
     usage: Usage = field(default_factory=Usage)
     author: Author | None = None  # who wrote the last message (budgets, /reset @user)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    settled: tuple[InboxRef, ...] = ()  # the inbox messages the stored turn answers
+    tracker: DeliveryTracker | None = None  # the delivery ledger of the reply
 
 
 class TurnRunner:
@@ -77,8 +91,12 @@ class TurnRunner:
         clock: Clock,
         compactor: Compactor,
         observer: TurnObserver | None = None,
+        ledger: Ledger | None = None,
+        recall: Recall | None = None,
     ) -> None:
         self._observer = observer
+        self._recall = recall
+        self._ledger = ledger
         self._cut_notice = INTERRUPTED_NOTICE
         self._settings = settings
         self._pool = pool
@@ -104,8 +122,15 @@ class TurnRunner:
             key.platform, key.scope, key.chat, message.author.id
         )
         text = "\n\n".join(m.text for m in batch)
-        context = {"channel": key.platform, "author": message.author.name or message.author.id}
-        sent = user_message(text, self._clock.now(), context)
+        tool_context = ToolContext(
+            session_key=str(key),
+            session_id=session.id,
+            platform=key.platform,
+            workspace=key.scope,
+            chat=key.chat,
+            user_id=message.author.id,
+        )
+        sent = await self._user_message(message.author, text, tool_context)
         turn = TurnInput(
             conversation_id=session.id,
             transcript=session.transcript,
@@ -113,34 +138,29 @@ class TurnRunner:
             profile=profile,
             model_override=session.model_override,
             summary=session.summary,
-            tool_context=ToolContext(
-                session_key=str(key),
-                session_id=session.id,
-                platform=key.platform,
-                workspace=key.scope,
-                chat=key.chat,
-                user_id=message.author.id,
-            ),
+            tool_context=tool_context,
         )
         stream = channel.open_reply(message)
         lag = _ingress_lag_ms(message)
         state = _Turn(session, sent, timeline, warm, profile_name, lag, author=message.author)
+        self._track(state, batch, stream)
         bind_turn(state.id)
         try:
             await stream.set_status(THINKING)
             finished = await self._stream_answer(turn, stream, state)
             if not timeline.has("first_visible") and timeline.has("first_token"):
                 timeline.stamp("first_visible")  # the platform shows text only on finish
-            await stream.finish(
-                footer(
-                    self._footer,
-                    timeline.segments(),
-                    finished.usage,
-                    warm,
-                    model=state.model,
-                    fallback=state.fallback,
-                )
+            tail = footer(
+                self._footer,
+                timeline.segments(),
+                finished.usage,
+                warm,
+                model=state.model,
+                fallback=state.fallback,
             )
+            if state.tracker is not None:
+                await state.tracker.finishing("".join(state.text), tail)
+            await stream.finish(tail)
         except ProviderError as exc:
             log.warning("turn failed, session %s: %s", key, exc)
             await _quietly(stream.fail(failure_notice(exc)), key)
@@ -157,7 +177,13 @@ class TurnRunner:
         timeline.stamp("done")
         messages = (sent, *finished.messages)
         record = _record(state, "ok", None, self._price(state))
-        await self._store.record_turn(record, messages)
+        tracker = state.tracker
+        await self._store.record_delivered_turn(
+            record,
+            messages,
+            settled=state.settled,
+            delivery=None if tracker is None else tracker.final("".join(state.text)),
+        )
         self._observe(record, None)
         session.append(messages)
         if self._compactor.due(state.model, finished.prompt_tokens):
@@ -165,6 +191,22 @@ class TurnRunner:
                 await self._compactor.compact(session, profile.tier)
             except ProviderError as exc:
                 log.warning("compaction failed, session %s: %s", key, exc)
+
+    def _track(self, state: _Turn, batch: list[InboundMessage], stream: ReplyStream) -> None:
+        """Tie the turn to its inbox messages and its reply to the delivery ledger."""
+        state.settled = tuple(ref_of(m) for m in batch)
+        # A reply that cannot report its messages (the console) has nothing to finish after a
+        # crash: no ledger writes for it.
+        if self._ledger is not None and isinstance(stream, ReportingReply):
+            state.tracker = self._ledger.track(state.id, batch)
+            stream.report_to(state.tracker)
+
+    async def _user_message(self, author: Author, text: str, context: ToolContext) -> ChatMessage:
+        """What the person wrote, then the volatile context: the time, the chat metadata and the
+        long-term memories recalled for it (all after the cached prefix)."""
+        metadata = {"channel": context.platform, "author": author.name or author.id}
+        memories = await self._recall.for_turn(context, text) if self._recall else []
+        return user_message(text, self._clock.now(), metadata, memories)
 
     def _price(self, state: _Turn) -> Price:
         if not state.model:
@@ -183,6 +225,8 @@ class TurnRunner:
                     state.text.append(text)
                     if await stream.append(text):
                         timeline.stamp("first_visible")
+                    if state.tracker is not None:
+                        await state.tracker.progress(state.text)
                 case ToolStarted(_, name):
                     await stream.set_status(f"is using {name}…")
                 case ToolFinished(_, name, ok, duration_ns):
@@ -205,8 +249,14 @@ class TurnRunner:
         state.timeline.stamp("done")
         messages = (state.sent, ChatMessage("assistant", (TextBlock(note),)))
         record = _record(state, status, reason, self._price(state))
+        tracker = state.tracker
         try:
-            await self._store.record_turn(record, messages)
+            await self._store.record_delivered_turn(
+                record,
+                messages,
+                settled=state.settled,
+                delivery=None if tracker is None else tracker.final(shown, failed=True),
+            )
         except Exception:
             log.exception("could not store the failed turn, session %s", state.session.key)
             return

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from aiohttp import web
 
 from agent.clock import Clock, SystemClock
+from agent.memory import Embeddings, HybridMemories
+from agent.memory.openai_embedder import OpenAIEmbedder
 from agent.providers.anthropic import AnthropicProvider
 from agent.providers.base import ModelProvider
 from agent.providers.openai import OpenAIProvider
@@ -22,12 +24,17 @@ from bot.access import AccessGate, AccessRules
 from bot.commands import AccessTools, CommandHandler, is_command
 from bot.compaction import Compactor
 from bot.health import Heartbeat, alert_sender
+from bot.inbox import Inbox
 from bot.jobs import Pruner, schedule_jobs
+from bot.ledger import Ledger
 from bot.limits import Limits
 from bot.logs import log_turn
+from bot.memory import MemoryExtractor
 from bot.metrics import Metrics
 from bot.pairing import Pairing
 from bot.pipeline import DurableDedupe, ignore_bots
+from bot.recall import Recall
+from bot.recovery import Recovery
 from bot.redaction import configured_secrets, redacting
 from bot.reminders import ReminderService
 from bot.runtime import Runtime
@@ -44,6 +51,7 @@ from channels.discord import DiscordChannel
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from config import ConfigError, Settings
+from config.memory import check_embedder
 
 DB_FILE = "hearth.db"
 
@@ -132,6 +140,28 @@ def http_routes(channels: Sequence[Channel]) -> list[web.RouteDef]:
     return routes
 
 
+async def open_memory(
+    stack: contextlib.AsyncExitStack, settings: Settings, db: SqliteStore, clock: Clock
+) -> Recall:
+    """Long-term memory on the SQLite store; with vectors when ``memory.embedder`` is set (its
+    client is closed by ``stack``).
+
+    Raises:
+        ConfigError: ``memory.embedder`` names no OpenAI-compatible provider.
+    """
+    check_embedder(settings.memory, settings.models.providers)
+    repository = SqliteMemories(db, vector_search=settings.memory.vector_search)
+    await repository.prepare()
+    chosen = settings.memory.embedder
+    embeddings = None
+    if chosen is not None:
+        provider = settings.models.providers[chosen.provider]
+        embedder = OpenAIEmbedder(chosen.provider, provider, chosen)
+        stack.push_async_callback(embedder.aclose)
+        embeddings = Embeddings(embedder, repository, batch_size=chosen.batch_size)
+    return Recall(HybridMemories(repository, settings.memory, embeddings), clock)
+
+
 @contextlib.asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[SqliteStore]:
     """The embedded default store under ``data_dir``."""
@@ -175,9 +205,8 @@ async def open_runtime(
         )
         fetcher = WebFetcher(settings.tools.web_fetch)
         stack.push_async_callback(fetcher.aclose)
-        tools = build_tools(
-            clock, memories=SqliteMemories(tool_db), reminders=reminders, fetcher=fetcher
-        )
+        recall = await open_memory(stack, settings, tool_db, clock)
+        tools = build_tools(clock, memories=recall.memories, reminders=reminders, fetcher=fetcher)
         check_tool_names(settings, tools)
         await start_mcp_servers(stack, settings, tools)
         agent = Agent(
@@ -216,6 +245,8 @@ async def open_runtime(
             exempt_from_budget=is_command,
         )
         metrics = Metrics()
+        inbox = Inbox(store)
+        ledger = Ledger(store, snapshot_interval=settings.sessions.ledger_interval.total_seconds())
 
         def observe_turn(turn: TurnRecord, error: BaseException | None) -> None:
             metrics.observe_turn(turn, error)
@@ -223,7 +254,7 @@ async def open_runtime(
 
         runtime = Runtime(
             channels=by_name,
-            middlewares=[ignore_bots, access_gate, DurableDedupe(store), limits],
+            middlewares=[ignore_bots, access_gate, DurableDedupe(inbox), limits],
             turns=TurnRunner(
                 settings=settings,
                 pool=pool,
@@ -233,6 +264,8 @@ async def open_runtime(
                 clock=clock,
                 compactor=compactor,
                 observer=observe_turn,
+                recall=recall,
+                ledger=ledger,
             ),
             commands=CommandHandler(
                 settings=settings,
@@ -241,6 +274,7 @@ async def open_runtime(
                 agent=agent,
                 compactor=compactor,
                 access=AccessTools(access_rules, pairing, access_store, limits, by_name, clock),
+                recall=recall,
             ),
             pool=pool,
             providers=providers,
@@ -248,6 +282,11 @@ async def open_runtime(
             max_concurrent=settings.sessions.max_concurrent_turns,
             grace_s=settings.shutdown.grace.total_seconds(),
             metrics=metrics,
+            inbox=inbox,
+            recovery=Recovery(
+                store=store, channels=by_name, pool=pool, settings=settings, clock=clock
+            ),
+            lane_queue=settings.sessions.lane_queue,
         )
         stack.push_async_callback(runtime.aclose)
         scheduler = Scheduler()
@@ -264,7 +303,14 @@ async def open_runtime(
             on_report=metrics.observe_health,
         )
         pruner = Pruner(pool, store, clock, settings.sessions.retention, metrics.observe_retention)
-        schedule_jobs(scheduler, settings, pruner=pruner, heartbeat=runtime.health, store=store)
+        schedule_jobs(
+            scheduler,
+            settings,
+            pruner=pruner,
+            heartbeat=runtime.health,
+            store=store,
+            memory=MemoryExtractor(recall.memories, tool_db, agent, settings, clock).run,
+        )
         await runtime.start()
         await runtime.health.beat(probe_providers=False)  # /readyz answers from the start
         scheduler.start()

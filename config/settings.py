@@ -13,6 +13,7 @@ from config.access import AccessSettings
 from config.channels import ChannelsSettings
 from config.durations import Duration
 from config.errors import error_from_validation, key_error
+from config.memory import MemorySettings
 from config.models import ModelsSettings
 from config.operations import (
     HeartbeatSettings,
@@ -39,7 +40,13 @@ class SessionsSettings(BaseModel):
         retention: History older than this is deleted.
         lane_mode: What a message arriving mid-turn does: run after, merge into the next turn, or
             cancel the running turn.
-        max_concurrent_turns: Global cap on turns running at once.
+        max_concurrent_turns: Cap on turns running at once, per channel (a platform that answers
+            slowly holds its own slots only).
+        lane_queue: Messages that may wait in one thread's lane; beyond it the thread is told it
+            is flooded and the extra messages are dropped.
+        recovery_max_age: At start, unanswered messages younger than this are answered (or their
+            cut replies finished); older ones get a short apology instead of a stale answer.
+        ledger_interval: How often a streaming reply's text is written to the delivery ledger.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,6 +56,9 @@ class SessionsSettings(BaseModel):
     retention: Duration = timedelta(days=90)
     lane_mode: Literal["queue", "collect", "interrupt"] = "collect"
     max_concurrent_turns: int = Field(default=32, gt=0)
+    lane_queue: int = Field(default=50, gt=0)
+    recovery_max_age: Duration = timedelta(minutes=10)
+    ledger_interval: Duration = timedelta(seconds=1)
 
 
 class ReplySettings(BaseModel):
@@ -93,6 +103,7 @@ class Settings(BaseModel):
     access: AccessSettings = Field(default_factory=AccessSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)

@@ -14,6 +14,7 @@ from typing import Any
 from agent.messages import ChatMessage
 from bot.runtime import Runtime
 from bot.store.base import RetentionCounts, SessionRecord, Store, TurnRecord
+from bot.store.ledger import Delivery, InboxEntry, InboxRef
 from bot.wiring import open_runtime, open_store
 from channels.console import ConsoleChannel
 from config import Settings
@@ -110,6 +111,31 @@ class CountingStore:
 
     async def maintain(self) -> None:
         await self.inner.maintain()
+
+    async def accept_inbound(self, entry: InboxEntry) -> bool:
+        return await self.inner.accept_inbound(entry)
+
+    async def settle_inbound(self, refs: Sequence[InboxRef]) -> None:
+        await self.inner.settle_inbound(refs)
+
+    async def pending_inbound(self) -> list[InboxEntry]:
+        return await self.inner.pending_inbound()
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        await self.inner.save_delivery(delivery)
+
+    async def deliveries(self, turn_ids: Sequence[str]) -> dict[str, Delivery]:
+        return await self.inner.deliveries(turn_ids)
+
+    async def record_delivered_turn(
+        self,
+        turn: TurnRecord,
+        messages: Sequence[ChatMessage],
+        *,
+        settled: Sequence[InboxRef],
+        delivery: Delivery | None,
+    ) -> None:
+        await self.inner.record_delivered_turn(turn, messages, settled=settled, delivery=delivery)
 
 
 @dataclass

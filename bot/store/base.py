@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from agent.messages import ChatMessage, Usage
+from bot.store.ledger import Delivery, InboxEntry, InboxRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +139,38 @@ class Store(Protocol):
 
     async def maintain(self) -> None:
         """Periodic upkeep: checkpoint the write-ahead log and let the database optimise itself."""
+        ...
+
+    # -- inbox and delivery ledger (bot/store/ledger.py) ------------------------------------------
+
+    async def accept_inbound(self, entry: InboxEntry) -> bool:
+        """Claim an inbound message and keep it as pending; False when it was claimed before."""
+        ...
+
+    async def settle_inbound(self, refs: Sequence[InboxRef]) -> None:
+        """Mark pending inbox messages done (refused, answered by a command, given up on)."""
+        ...
+
+    async def pending_inbound(self) -> list[InboxEntry]:
+        """Inbox messages not answered yet, oldest first (crash recovery)."""
+        ...
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Write the ledger row of a reply; its inbox messages point at it from now on."""
+        ...
+
+    async def deliveries(self, turn_ids: Sequence[str]) -> dict[str, Delivery]:
+        """The ledger rows of ``turn_ids`` that exist."""
+        ...
+
+    async def record_delivered_turn(
+        self,
+        turn: TurnRecord,
+        messages: Sequence[ChatMessage],
+        *,
+        settled: Sequence[InboxRef],
+        delivery: Delivery | None,
+    ) -> None:
+        """:meth:`record_turn`, the inbox messages it answers marked done and its ledger row
+        written, in one transaction."""
         ...

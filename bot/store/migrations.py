@@ -162,4 +162,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reminders_pending ON reminders(state, due_at);
     CREATE INDEX reminders_session ON reminders(session_key, state);
     """,
+    # inbox and delivery ledger (exactly one reply): an accepted message keeps its payload until
+    # its turn is stored; each turn's reply records the platform messages it created
+    """
+    ALTER TABLE inbound ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+    ALTER TABLE inbound ADD COLUMN session_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE inbound ADD COLUMN payload TEXT NOT NULL DEFAULT '';
+    ALTER TABLE inbound ADD COLUMN accepted_ns INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE inbound ADD COLUMN turn_id TEXT;
+    CREATE INDEX inbound_pending ON inbound(accepted_ns) WHERE state = 'pending';
+
+    CREATE TABLE deliveries (
+        turn_id TEXT PRIMARY KEY,
+        session_key TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('streaming', 'finishing', 'final', 'failed')),
+        message_ids TEXT NOT NULL DEFAULT '[]',
+        text TEXT NOT NULL DEFAULT '',
+        tail TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX deliveries_updated ON deliveries(updated_at);
+    """,
+    # long-term memory: each memory's content hash (the embedding cache key) and the person whose
+    # conversation produced it; the embedding cache; how far extraction has read each session
+    """
+    ALTER TABLE memories ADD COLUMN content_hash TEXT;
+    ALTER TABLE memories ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    CREATE INDEX memories_content_hash ON memories(content_hash);
+    CREATE INDEX memories_author ON memories(author) WHERE author != '';
+
+    CREATE TABLE embeddings (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        dims INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (model, content_hash)
+    ) STRICT;
+
+    CREATE TABLE memory_extraction (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        last_ordinal INTEGER NOT NULL,
+        extracted_at TEXT NOT NULL
+    ) STRICT;
+    """,
 )

@@ -13,6 +13,7 @@ from typing import Self
 import aiosqlite
 
 from agent.messages import ChatMessage, Usage
+from bot.store import ledger
 from bot.store.base import (
     RetentionCounts,
     Segments,
@@ -20,6 +21,7 @@ from bot.store.base import (
     ToolCallRecord,
     TurnRecord,
 )
+from bot.store.ledger import Delivery, InboxEntry, InboxRef
 from bot.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
@@ -140,23 +142,8 @@ class SqliteStore:
 
     async def record_turn(self, turn: TurnRecord, messages: Sequence[ChatMessage]) -> None:
         """See :meth:`bot.store.base.Store.record_turn`."""
-        created = turn.created_at.isoformat()
         async with self.transaction() as db:
-            async with db.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?",
-                (turn.session_id,),
-            ) as cursor:
-                row = await cursor.fetchone()
-            seq = int(row[0]) if row else 0
-            await db.executemany(
-                "INSERT INTO messages (session_id, seq, turn_id, role, content, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (turn.session_id, seq + i, turn.id, m.role, m.to_json(), created)
-                    for i, m in enumerate(messages, start=1)
-                ],
-            )
-            await db.execute(_INSERT_TURN, _turn_row(turn))
+            await _append_turn(db, turn, messages)
 
     async def turns(
         self, *, since: datetime | None = None, session_id: str | None = None
@@ -213,6 +200,7 @@ class SqliteStore:
             inbound = await db.execute(
                 "DELETE FROM inbound WHERE julianday(received_at) < julianday(?)", (stamp,)
             )
+            await ledger.prune(db, cutoff)
             return RetentionCounts(
                 messages=messages.rowcount,
                 turns=turns.rowcount,
@@ -235,6 +223,66 @@ class SqliteStore:
         async with self._lock:
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self.db.execute("PRAGMA optimize")
+
+    # -- inbox and delivery ledger: the SQL is in bot/store/ledger.py -----------------------------
+
+    async def accept_inbound(self, entry: InboxEntry) -> bool:
+        """See :meth:`bot.store.base.Store.accept_inbound`."""
+        async with self.transaction() as db:
+            return await ledger.accept(db, entry)
+
+    async def settle_inbound(self, refs: Sequence[InboxRef]) -> None:
+        """See :meth:`bot.store.base.Store.settle_inbound`."""
+        async with self.transaction() as db:
+            await ledger.settle(db, refs)
+
+    async def pending_inbound(self) -> list[InboxEntry]:
+        """See :meth:`bot.store.base.Store.pending_inbound`."""
+        return await ledger.pending(self.db)
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """See :meth:`bot.store.base.Store.save_delivery`."""
+        async with self.transaction() as db:
+            await ledger.save(db, delivery, link=True)
+
+    async def deliveries(self, turn_ids: Sequence[str]) -> dict[str, Delivery]:
+        """See :meth:`bot.store.base.Store.deliveries`."""
+        return await ledger.load(self.db, turn_ids)
+
+    async def record_delivered_turn(
+        self,
+        turn: TurnRecord,
+        messages: Sequence[ChatMessage],
+        *,
+        settled: Sequence[InboxRef],
+        delivery: Delivery | None,
+    ) -> None:
+        """See :meth:`bot.store.base.Store.record_delivered_turn`."""
+        async with self.transaction() as db:
+            await _append_turn(db, turn, messages)
+            await ledger.settle(db, settled)
+            if delivery is not None:
+                await ledger.save(db, delivery, link=False)
+
+
+async def _append_turn(
+    db: aiosqlite.Connection, turn: TurnRecord, messages: Sequence[ChatMessage]
+) -> None:
+    created = turn.created_at.isoformat()
+    async with db.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?", (turn.session_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    seq = int(row[0]) if row else 0
+    await db.executemany(
+        "INSERT INTO messages (session_id, seq, turn_id, role, content, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (turn.session_id, seq + i, turn.id, m.role, m.to_json(), created)
+            for i, m in enumerate(messages, start=1)
+        ],
+    )
+    await db.execute(_INSERT_TURN, _turn_row(turn))
 
 
 class _Transaction:

@@ -9,7 +9,11 @@ Usage::
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import struct
 import time
 from typing import Any, ClassVar
 
@@ -20,6 +24,21 @@ from .cache import OpenAIPrefixCache, render_prompt
 from .latency import SimulatedLatency
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
+
+EMBEDDING_DIMS = 64
+_WORD = re.compile(r"\w+")
+
+
+def fake_embedding(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
+    """The fake's deterministic embedding: each word (lower-cased, a trailing "s" dropped) adds
+    +1 or -1 at a position picked by its hash, so texts sharing words have a high cosine and
+    texts sharing none have a cosine near 0."""
+    vector = [0.0] * dims
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.sha256(word.removesuffix("s").encode()).digest()
+        index = int.from_bytes(digest[:4], "big") % dims
+        vector[index] += 1.0 if digest[4] % 2 else -1.0
+    return vector
 
 
 def _error_body(kind: str, message: str) -> dict[str, Any]:
@@ -42,6 +61,7 @@ class FakeOpenAI(ScriptedFake):
         return [
             web.post("/v1/chat/completions", self._completions),
             web.get("/v1/models", self._models),
+            web.post("/v1/embeddings", self._embeddings),
         ]
 
     # -- prompt inspection ----------------------------------------------------------
@@ -57,7 +77,54 @@ class FakeOpenAI(ScriptedFake):
             for r in self.chat_requests()
         ]
 
+    def embedding_requests(self) -> list[RecordedRequest]:
+        """Recorded ``/v1/embeddings`` requests (faulted ones included)."""
+        return [r for r in self.requests if r.path == "/v1/embeddings"]
+
+    def embedded_texts(self) -> list[str]:
+        """Every text sent to ``/v1/embeddings``, in order."""
+        texts: list[str] = []
+        for request in self.embedding_requests():
+            value = request.json.get("input") if isinstance(request.json, dict) else None
+            texts += [value] if isinstance(value, str) else list(value or [])
+        return texts
+
     # -- handlers -----------------------------------------------------------------
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        body = recorded(request).json
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or "model" not in body:
+            return json_response(
+                _error_body("invalid_request_error", "model and input are required"), 400
+            )
+        if not all(isinstance(t, str) and t for t in texts) or len(texts) > 2048:
+            return json_response(
+                _error_body("invalid_request_error", "input must be 1 to 2048 non-empty strings"),
+                400,
+            )
+        dims = int(body.get("dimensions") or EMBEDDING_DIMS)
+        data = []
+        for index, text in enumerate(texts):
+            vector = fake_embedding(text, dims)
+            if body.get("encoding_format") == "base64":
+                packed = struct.pack(f"<{dims}f", *vector)
+                embedding: Any = base64.b64encode(packed).decode()
+            else:
+                embedding = vector
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        tokens = sum(estimate_tokens(len(t)) for t in texts)
+        return json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            headers=self._headers(),
+        )
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
