@@ -1,0 +1,271 @@
+"""The simulated provider in a process of its own.
+
+The model fakes (tests/fakes/anthropic.py, openai.py) run here, with a :class:`SimulatedLatency`
+and generated replies, so that their CPU time is not counted as Hearth's (on two cores the fake
+gets the other one). The benchmark process starts it with :class:`ModelServer` and talks to it
+over loopback:
+
+* ``GET /bench/calls``: the simulated calls since the last read (and forgets them);
+* ``POST /bench/config``: ``{"latency": {...LatencyModel}, "reply_chars": n, "delta_chars": n}``.
+
+Run by hand: ``python -m bench.model_server`` prints one JSON line with the URLs, then serves
+until stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bench.prompts import paragraph
+from bench.results import ROOT, child_env
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.base import recorded
+from tests.fakes.latency import LatencyModel, SimulatedCall, SimulatedLatency, label_of
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.script import Reply, Script, Text
+
+MIN_CACHEABLE_TOKENS = 1024
+"""Anthropic's minimum cacheable prompt for Sonnet-class models."""
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ReplyShape:
+    """How long the generated answers are and how they are cut into streamed deltas."""
+
+    chars: int = 480
+    delta_chars: int = 16
+
+    def reply(self, label: str) -> Reply:
+        """A deterministic answer for the call labelled ``label``."""
+        text = paragraph(label or "reply", self.chars)
+        return Reply(Text(text, chunks=max(1, math.ceil(len(text) / self.delta_chars))))
+
+
+@dataclass
+class Control:
+    """What both fakes of the process share: the simulated provider and the reply shape."""
+
+    latency: SimulatedLatency = field(default_factory=lambda: SimulatedLatency(LatencyModel()))
+    shape: ReplyShape = field(default_factory=ReplyShape)
+    arrivals: dict[str, int] = field(default_factory=dict)
+    """``perf_counter_ns()`` when each labelled model request reached its handler."""
+
+    def timed(self, handler: Handler) -> Handler:
+        """``handler``, noting when each request arrives (the provider's time starts there)."""
+
+        async def arrive(request: web.Request) -> web.StreamResponse:
+            body = recorded(request).json
+            if isinstance(body, dict):
+                self.arrivals[label_of(body)] = time.perf_counter_ns()
+            return await handler(request)
+
+        return arrive
+
+    def take_calls(self) -> list[dict[str, Any]]:
+        """The simulated calls since the last read, each with ``arrived_ns`` (0 if unknown)."""
+        taken = []
+        for call in self.latency.take_calls():
+            arrived = self.arrivals.pop(call.label, 0)
+            taken.append(call.as_dict() | {"arrived_ns": arrived})
+        return taken
+
+    def configure(self, data: dict[str, Any]) -> None:
+        """Apply a ``/bench/config`` body."""
+        if "latency" in data:
+            self.latency.model = LatencyModel(**data["latency"])
+        if "reply_chars" in data:
+            self.shape.chars = int(data["reply_chars"])
+        if "delta_chars" in data:
+            self.shape.delta_chars = max(1, int(data["delta_chars"]))
+
+    def routes(self) -> list[web.RouteDef]:
+        """The control endpoints."""
+
+        async def calls(_request: web.Request) -> web.Response:
+            return web.json_response(self.take_calls())
+
+        async def configure(request: web.Request) -> web.Response:
+            self.configure(await request.json())
+            return web.json_response({"ok": True})
+
+        return [web.get("/bench/calls", calls), web.post("/bench/config", configure)]
+
+
+class BenchAnthropic(FakeAnthropic):
+    """The Anthropic fake answering every request with a generated reply."""
+
+    def __init__(self, control: Control) -> None:
+        super().__init__(min_cacheable_tokens=MIN_CACHEABLE_TOKENS, models=("claude-bench",))
+        self.latency = control.latency
+        self._control = control
+
+    def routes(self) -> list[web.RouteDef]:
+        return [*_timed_routes(self, super().routes()), *self._control.routes()]
+
+    def next_script(self, body: dict[str, Any]) -> Script:
+        # Nothing reads the recorded requests here; dropping them keeps a soak's fake flat.
+        self.requests.clear()
+        self.usages.clear()
+        return self._control.shape.reply(label_of(body))
+
+
+class BenchOpenAI(FakeOpenAI):
+    """The OpenAI fake answering every request with a generated reply."""
+
+    def __init__(self, control: Control) -> None:
+        super().__init__(models=("gpt-bench",))
+        self.latency = control.latency
+        self._control = control
+
+    def routes(self) -> list[web.RouteDef]:
+        return _timed_routes(self, super().routes())
+
+    def next_script(self, body: dict[str, Any]) -> Script:
+        self.requests.clear()
+        self.usages.clear()
+        return self._control.shape.reply(label_of(body))
+
+
+def _timed_routes(
+    fake: BenchAnthropic | BenchOpenAI, routes: list[web.RouteDef]
+) -> list[web.RouteDef]:
+    control = fake._control
+    return [
+        web.route(r.method, r.path, control.timed(r.handler)) if r.path in fake.chat_paths else r
+        for r in routes
+    ]
+
+
+async def serve() -> None:
+    """Start both fakes, print their URLs as one JSON line, serve until stdin closes."""
+    control = Control()
+    async with BenchAnthropic(control) as anthropic, BenchOpenAI(control) as openai:
+        line = {"anthropic": anthropic.url, "openai": openai.url, "pid": os.getpid()}
+        print(json.dumps(line), flush=True)
+        loop = asyncio.get_running_loop()
+        # The parent closes our stdin to stop us (and the pipe closes if it dies).
+        await loop.run_in_executor(None, sys.stdin.read)
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """A simulated call and when its request reached the fake's handler (``perf_counter_ns``)."""
+
+    simulated: SimulatedCall
+    arrived_ns: int
+
+    @property
+    def held_ns(self) -> int:
+        """Handler start → end of the simulated wait: the provider's share of the TTFT."""
+        if not self.arrived_ns:
+            return round(self.simulated.slept_s * 1e9)
+        return self.simulated.until_ns - self.arrived_ns
+
+
+class ModelServer:
+    """Handle of a running model-fake process (see the module docstring)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, urls: dict[str, Any]) -> None:
+        self.process = process
+        self.anthropic_url: str = urls["anthropic"]
+        self.openai_url: str = urls["openai"]
+        self.pid: int = int(urls["pid"])
+        self._http = aiohttp.ClientSession()
+
+    async def configure(
+        self,
+        latency: LatencyModel,
+        *,
+        reply_chars: int | None = None,
+        delta_chars: int | None = None,
+    ) -> None:
+        """Set the simulated provider's timing and the shape of its answers."""
+        body: dict[str, Any] = {"latency": latency.as_dict()}
+        if reply_chars is not None:
+            body["reply_chars"] = reply_chars
+        if delta_chars is not None:
+            body["delta_chars"] = delta_chars
+        async with self._http.post(f"{self.anthropic_url}/bench/config", json=body) as response:
+            response.raise_for_status()
+
+    async def calls(self) -> list[ProviderCall]:
+        """The simulated calls since the last read."""
+        async with self._http.get(f"{self.anthropic_url}/bench/calls") as response:
+            response.raise_for_status()
+            data = await response.json()
+        return [
+            ProviderCall(
+                SimulatedCall(**{k: v for k, v in item.items() if k != "arrived_ns"}),
+                item["arrived_ns"],
+            )
+            for item in data
+        ]
+
+    async def aclose(self) -> None:
+        """Stop the process (close its stdin; kill it if it does not exit)."""
+        await self._http.close()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def model_server(
+    latency: LatencyModel | None = None, *, reply_chars: int = 480, delta_chars: int = 16
+) -> AsyncIterator[ModelServer]:
+    """Start the model fakes in a child process; stopped on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.model_server",
+        cwd=ROOT,
+        env=child_env(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
+        if not line:
+            raise RuntimeError("the model fake process exited before it was ready")
+        server = ModelServer(process, json.loads(line))
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    try:
+        await server.configure(
+            latency or LatencyModel(), reply_chars=reply_chars, delta_chars=delta_chars
+        )
+        yield server
+    finally:
+        await server.aclose()
+
+
+def main() -> None:
+    """``python -m bench.model_server``."""
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
