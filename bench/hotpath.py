@@ -3,13 +3,13 @@
 py-spy attaches to this process only for the measured stretch (warm turns, after start-up and
 warm-up) and keeps only samples that hold the GIL, i.e. where Python code of this process ran.
 The samples are grouped by where the time went: Hearth's own packages, the model SDK and its HTTP
-stack, SQLite, the event loop, and the benchmark's own channel. The raw stacks are kept next to
-the results (``hotpath.txt``) for flame graphs.
+stack, SQLite, the event loop, and the benchmark's own channel. ``--stacks FILE`` keeps the raw
+stacks (``frame;frame;… count`` lines, 1–2 MB) for flame graphs.
 
 py-spy is a profiler, not a dependency: ``pip install -e '.[bench]'`` installs it. Without it the
 script says so and writes nothing.
 
-``python -m bench.hotpath [--threads 100] [--seconds 15]``
+``python -m bench.hotpath [--threads 100] [--seconds 15] [--stacks FILE]``
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ async def run(
 
 
 def main(argv: list[str] | None = None) -> Path:
-    """Profile the overhead benchmark; writes ``hotpath.json``, ``hotpath.md``, ``hotpath.txt``."""
+    """Profile the overhead benchmark; writes ``hotpath.json`` and ``hotpath.md``."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -195,13 +196,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--quick", action="store_true", help="3 threads, 2 s: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--stacks", type=Path, help="keep py-spy's raw stacks in this file")
     args = parser.parse_args(argv)
     latency = REALISTIC
     if args.quick:
         args.threads, args.seconds, latency = 3, 2.0, REALISTIC.scaled(0.1)
     args.out.mkdir(parents=True, exist_ok=True)
     record = Run.begin("hotpath", {"threads": args.threads, "seconds": args.seconds})
-    data = asyncio.run(run(args.threads, args.seconds, args.out / "hotpath.txt", latency))
+    with tempfile.TemporaryDirectory(prefix="hearth-hotpath-") as tmp:
+        stacks = args.stacks or Path(tmp) / "stacks.txt"
+        data = asyncio.run(run(args.threads, args.seconds, stacks, latency))
     return record.finish(data, markdown(data["profile"], args.threads), args.out)
 
 

@@ -76,6 +76,15 @@ class Control:
 
         return arrive
 
+    def timed_routes(
+        self, routes: list[web.RouteDef], chat_paths: frozenset[str]
+    ) -> list[web.RouteDef]:
+        """``routes`` with the model-call handlers wrapped by :meth:`timed`."""
+        return [
+            web.route(r.method, r.path, self.timed(r.handler)) if r.path in chat_paths else r
+            for r in routes
+        ]
+
     def take_calls(self) -> list[dict[str, Any]]:
         """The simulated calls since the last read, each with ``arrived_ns`` (0 if unknown)."""
         taken = []
@@ -115,7 +124,8 @@ class BenchAnthropic(FakeAnthropic):
         self._control = control
 
     def routes(self) -> list[web.RouteDef]:
-        return [*_timed_routes(self, super().routes()), *self._control.routes()]
+        timed = self._control.timed_routes(super().routes(), self.chat_paths)
+        return [*timed, *self._control.routes()]
 
     def next_script(self, body: dict[str, Any]) -> Script:
         # Nothing reads the recorded requests here; dropping them keeps a soak's fake flat.
@@ -133,22 +143,12 @@ class BenchOpenAI(FakeOpenAI):
         self._control = control
 
     def routes(self) -> list[web.RouteDef]:
-        return _timed_routes(self, super().routes())
+        return self._control.timed_routes(super().routes(), self.chat_paths)
 
     def next_script(self, body: dict[str, Any]) -> Script:
         self.requests.clear()
         self.usages.clear()
         return self._control.shape.reply(label_of(body))
-
-
-def _timed_routes(
-    fake: BenchAnthropic | BenchOpenAI, routes: list[web.RouteDef]
-) -> list[web.RouteDef]:
-    control = fake._control
-    return [
-        web.route(r.method, r.path, control.timed(r.handler)) if r.path in fake.chat_paths else r
-        for r in routes
-    ]
 
 
 async def serve() -> None:

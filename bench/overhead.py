@@ -51,6 +51,7 @@ from bench.service import (
     session_threads,
     stored_turns,
     tag,
+    wait_until,
 )
 from bench.summary import Summary, ms
 from tests.fakes.latency import LatencyModel
@@ -60,6 +61,7 @@ DELTA_CHARS = 16
 READING_S = 0.1
 """The shortest pause between an answer and the next message (the user reads)."""
 CONVERSATIONAL_THINK_S = 20.0
+SETTLE_S = 120.0
 SEGMENTS = ("queue", "session", "prepare", "to_provider", "from_provider", "deliver")
 
 
@@ -144,9 +146,12 @@ async def measure(
             Path(tmp), fake.anthropic_url, platform=platform, max_concurrent_turns=max(32, threads)
         )
         channel = BenchChannel(name=platform)
-        async with running(settings, channel):
+        async with running(settings, channel) as runtime:
             await asyncio.gather(*(channel.ask(t, question(tag(t, 1))) for t in names))
             for pace in paces:
+                # Answers are complete before their turns are stored: start each phase once the
+                # previous work has settled, so that no phase measures another's tail.
+                await wait_until(lambda: runtime.active_lanes == 0, SETTLE_S)
                 fake_cpu = cpu_seconds(fake.pid)
                 watch = Stopwatch()
                 async with during() if during is not None else contextlib.nullcontext():
