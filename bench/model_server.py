@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from bench.prompts import paragraph
 from bench.results import ROOT, child_env
@@ -41,6 +41,7 @@ from tests.fakes.script import Reply, Script, Text
 MIN_CACHEABLE_TOKENS = 1024
 """Anthropic's minimum cacheable prompt for Sonnet-class models."""
 START_TIMEOUT_S = 60.0
+ARRIVED = web.RequestKey("bench_arrived_ns", int)
 
 
 @dataclass
@@ -63,15 +64,26 @@ class Control:
     latency: SimulatedLatency = field(default_factory=lambda: SimulatedLatency(LatencyModel()))
     shape: ReplyShape = field(default_factory=ReplyShape)
     arrivals: dict[str, int] = field(default_factory=dict)
-    """``perf_counter_ns()`` when each labelled model request reached its handler."""
+    """``perf_counter_ns()`` when each labelled model request reached the fake."""
+
+    def stamping(self, inner: Middleware) -> Middleware:
+        """``inner`` behind a middleware that notes when a request's headers arrived, before
+        its body is read: the provider's time starts there."""
+
+        @web.middleware
+        async def stamp(request: web.Request, handler: Handler) -> web.StreamResponse:
+            request[ARRIVED] = time.perf_counter_ns()
+            return await inner(request, handler)
+
+        return stamp
 
     def timed(self, handler: Handler) -> Handler:
-        """``handler``, noting when each request arrives (the provider's time starts there)."""
+        """``handler``, keeping each model request's arrival stamp under its label."""
 
         async def arrive(request: web.Request) -> web.StreamResponse:
             body = recorded(request).json
             if isinstance(body, dict):
-                self.arrivals[label_of(body)] = time.perf_counter_ns()
+                self.arrivals[label_of(body)] = request.get(ARRIVED) or time.perf_counter_ns()
             return await handler(request)
 
         return arrive
@@ -127,6 +139,9 @@ class BenchAnthropic(FakeAnthropic):
         timed = self._control.timed_routes(super().routes(), self.chat_paths)
         return [*timed, *self._control.routes()]
 
+    def _make_middleware(self) -> Middleware:
+        return self._control.stamping(super()._make_middleware())
+
     def next_script(self, body: dict[str, Any]) -> Script:
         # Nothing reads the recorded requests here; dropping them keeps a soak's fake flat.
         self.requests.clear()
@@ -144,6 +159,9 @@ class BenchOpenAI(FakeOpenAI):
 
     def routes(self) -> list[web.RouteDef]:
         return self._control.timed_routes(super().routes(), self.chat_paths)
+
+    def _make_middleware(self) -> Middleware:
+        return self._control.stamping(super()._make_middleware())
 
     def next_script(self, body: dict[str, Any]) -> Script:
         self.requests.clear()
@@ -171,10 +189,17 @@ class ProviderCall:
 
     @property
     def held_ns(self) -> int:
-        """Handler start → end of the simulated wait: the provider's share of the TTFT."""
+        """The provider's share of the TTFT: from the request reaching the fake (headers read)
+        to the fake having written the first content delta (else the end of the simulated
+        wait)."""
         if not self.arrived_ns:
             return round(self.simulated.slept_s * 1e9)
-        return self.simulated.until_ns - self.arrived_ns
+        return self.first_token_ns - self.arrived_ns
+
+    @property
+    def first_token_ns(self) -> int:
+        """When the first token left the fake (``perf_counter_ns``)."""
+        return self.simulated.emitted_ns or self.simulated.until_ns
 
 
 class ModelServer:

@@ -141,8 +141,9 @@ async def session_threads(
 class TurnSample:
     """One stored turn joined with the provider call for it (times in ns).
 
-    ``held`` is the time the model fake had the request before its first token was due (from its
-    handler's start to the end of the simulated wait); ``slept`` is the simulated wait itself.
+    ``held`` is the time the model fake had the request before its first token left (from its
+    request's headers arriving to its first content delta written); ``slept`` is the simulated
+    wait itself.
     ``to_provider`` / ``from_provider`` split the rest of the ``model`` segment when the
     message's ``received`` stamp is known (the fake's stamps use the same monotonic clock).
     """
@@ -228,7 +229,7 @@ def join(
         if start is not None and matched.arrived_ns:
             sent = start + s.queue + s.session + s.prepare
             to_provider = matched.arrived_ns - sent
-            from_provider = sent + s.model - matched.simulated.until_ns
+            from_provider = sent + s.model - matched.first_token_ns
         samples.append(
             TurnSample(
                 thread=thread,

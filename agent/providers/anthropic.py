@@ -8,14 +8,16 @@ the new last message (so the next turn reads everything up to here from the cach
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 import httpx2
+from anthropic import types
 
 from agent.errors import ProviderError
 from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
-from agent.providers.base import kind_for_status, retry_after_seconds
+from agent.providers.base import kind_for_status, parse_tool_arguments, retry_after_seconds
 from agent.request import (
     ModelRequest,
     ProviderEvent,
@@ -52,7 +54,11 @@ class AnthropicProvider:
             options["api_key"] = settings.api_key.get_secret_value()
         if settings.base_url is not None:
             options["base_url"] = settings.base_url
-        self._client = anthropic.AsyncAnthropic(**options)
+        # aiohttp under the SDK (its ``aiohttp`` extra): a third less CPU per streamed call than
+        # the default httpx transport (PERFORMANCE.md). Its session opens at the first request.
+        self._client = anthropic.AsyncAnthropic(
+            **options, http_client=anthropic.DefaultAioHttpClient()
+        )
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
@@ -75,12 +81,16 @@ class AnthropicProvider:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
         params = render_request(request)
+        fold = _Fold()
         try:
-            async with self._client.messages.stream(**params) as stream:
-                async for event in stream:
-                    if event.type == "text" and event.text:
-                        yield TextDelta(event.text)
-                final = await stream.get_final_message()
+            # The raw event stream, folded here: the SDK's ``messages.stream()`` helper rebuilds a
+            # message snapshot for every delta, which doubled the CPU per call (PERFORMANCE.md).
+            events = await self._client.messages.create(**params, stream=True)
+            async with events:
+                async for event in events:
+                    text = fold.add(event)
+                    if text:
+                        yield TextDelta(text)
         except anthropic.APIError as exc:
             raise translate_error(exc) from exc
         except httpx2.TransportError as exc:
@@ -90,27 +100,85 @@ class AnthropicProvider:
                 kind="connection",
                 retryable=True,
             ) from exc
-        for block in final.content:
-            if block.type == "tool_use":
-                arguments = block.input if isinstance(block.input, dict) else {}
-                yield ToolCallRequest(block.id, block.name, dict(arguments))
-        usage = final.usage
-        read = usage.cache_read_input_tokens or 0
-        write = usage.cache_creation_input_tokens or 0
-        yield ResponseDone(
+        for call in fold.tool_calls():
+            yield call
+        yield fold.done(request.model)
+
+
+@dataclass
+class _PendingTool:
+    id: str
+    name: str
+    parts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Fold:
+    """What a raw Messages event stream adds up to: usage, stop reason, tool calls."""
+
+    model: str = ""
+    stop_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    tools: dict[int, _PendingTool] = field(default_factory=dict)
+
+    def add(self, event: types.RawMessageStreamEvent) -> str:
+        """Take one event; return its answer text ("" for events that carry none)."""
+        if isinstance(event, types.RawContentBlockDeltaEvent):
+            delta = event.delta
+            if isinstance(delta, types.TextDelta):
+                return delta.text
+            if isinstance(delta, types.InputJSONDelta) and event.index in self.tools:
+                self.tools[event.index].parts.append(delta.partial_json)
+        elif isinstance(event, types.RawContentBlockStartEvent):
+            block = event.content_block
+            if isinstance(block, types.ToolUseBlock):
+                self.tools[event.index] = _PendingTool(block.id, block.name)
+        elif isinstance(event, types.RawMessageStartEvent):
+            message = event.message
+            self.model = message.model
+            self._usage(message.usage)
+        elif isinstance(event, types.RawMessageDeltaEvent):
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            self._usage(event.usage)
+        return ""
+
+    def _usage(self, usage: types.Usage | types.MessageDeltaUsage) -> None:
+        # ``message_delta`` repeats the counts cumulatively; a None there means "unchanged".
+        if usage.input_tokens is not None:
+            self.input_tokens = usage.input_tokens
+        if usage.output_tokens is not None:
+            self.output_tokens = usage.output_tokens
+        if usage.cache_read_input_tokens is not None:
+            self.cache_read = usage.cache_read_input_tokens
+        if usage.cache_creation_input_tokens is not None:
+            self.cache_write = usage.cache_creation_input_tokens
+
+    def tool_calls(self) -> list[ToolCallRequest]:
+        """The tool calls of the response, in block order."""
+        return [
+            ToolCallRequest(tool.id, tool.name, parse_tool_arguments("".join(tool.parts)))
+            for _, tool in sorted(self.tools.items())
+        ]
+
+    def done(self, requested_model: str) -> ResponseDone:
+        """The closing event: usage (input counts every prompt token), stop reason, model."""
+        return ResponseDone(
             usage=Usage(
-                input_tokens=usage.input_tokens + read + write,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=read,
-                cache_write_tokens=write,
+                input_tokens=self.input_tokens + self.cache_read + self.cache_write,
+                output_tokens=self.output_tokens,
+                cache_read_tokens=self.cache_read,
+                cache_write_tokens=self.cache_write,
             ),
-            stop_reason=final.stop_reason or "end_turn",
-            model=final.model,
+            stop_reason=self.stop_reason or "end_turn",
+            model=self.model or requested_model,
         )
 
 
 def render_request(request: ModelRequest) -> dict[str, Any]:
-    """The keyword arguments of ``messages.stream`` for ``request``, cache breakpoints placed."""
+    """The keyword arguments of ``messages.create`` for ``request``, cache breakpoints placed."""
     cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
     messages = [_render_message(m) for m in request.messages]
     # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the system

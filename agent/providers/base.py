@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.request import ModelRequest, ProviderEvent
 
@@ -69,3 +70,16 @@ def kind_for_status(status: int) -> tuple[str, bool]:
     if status >= 500:
         return "server", True
     return "bad_request", False
+
+
+def parse_tool_arguments(raw: str) -> dict[str, Any]:
+    """The JSON object a model streamed as a tool call's arguments.
+
+    A model may send malformed JSON; it is passed on under ``__invalid_json__`` so that the
+    executor reports the bad arguments back to the model instead of failing the turn.
+    """
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {"__invalid_json__": raw}
+    return parsed if isinstance(parsed, dict) else {"__invalid_json__": raw}

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import AnthropicPromptCache, PromptBlock, breakpoint_positions, render_blocks
-from .latency import SimulatedLatency
+from .latency import SimulatedCall, SimulatedLatency, mark_emitted
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -123,9 +123,10 @@ class FakeAnthropic(ScriptedFake):
             return self._error(item.status, item.type, item.message, item.headers())
         model = str(body["model"])
         usage: dict[str, Any] = self._cache.account(model, render_blocks(body)).as_dict()
+        timed = None
         if self.latency is not None:  # prefill: cache writes cost as much as plain input
             uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
-            await self.latency.first_token(
+            timed = await self.latency.first_token(
                 body, uncached=uncached, cached=usage["cache_read_input_tokens"]
             )
         if not body.get("stream"):
@@ -135,7 +136,7 @@ class FakeAnthropic(ScriptedFake):
             usage["output_tokens"] = item.output_tokens()
             self.usages.append(usage)
             return json_response(self._message(model, item, usage), headers=self._headers())
-        return await self._stream(request, model, item, usage)
+        return await self._stream(request, model, item, usage, timed=timed)
 
     # -- rendering ----------------------------------------------------------------
 
@@ -188,7 +189,13 @@ class FakeAnthropic(ScriptedFake):
         }
 
     async def _stream(
-        self, request: web.Request, model: str, item: Reply | StreamError, usage: dict[str, Any]
+        self,
+        request: web.Request,
+        model: str,
+        item: Reply | StreamError,
+        usage: dict[str, Any],
+        *,
+        timed: SimulatedCall | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={**self._headers(), "cache-control": "no-cache"})
         response.content_type = "text/event-stream"
@@ -243,6 +250,7 @@ class FakeAnthropic(ScriptedFake):
                     "content_block_delta",
                     {"type": "content_block_delta", "index": index, "delta": delta},
                 )
+                mark_emitted(timed)
             if isinstance(item, StreamError):
                 await send(
                     "error",

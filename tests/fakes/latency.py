@@ -86,7 +86,7 @@ class LatencyModel:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SimulatedCall:
     """One model call as the simulated provider timed it.
 
@@ -99,6 +99,9 @@ class SimulatedCall:
         slept_s: How long the fake actually waited for it (``>= first_token_s``).
         until_ns: ``time.perf_counter_ns()`` when the wait ended. It is CLOCK_MONOTONIC on
             Linux, the same clock in every process, so it can be set against a client's stamps.
+        emitted_ns: ``time.perf_counter_ns()`` when the fake had written the first content
+            delta of a streamed answer (0 if it streamed none): the first token left the
+            provider.
     """
 
     label: str
@@ -107,10 +110,17 @@ class SimulatedCall:
     first_token_s: float
     slept_s: float
     until_ns: int = 0
+    emitted_ns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The call as plain data."""
         return asdict(self)
+
+
+def mark_emitted(call: SimulatedCall | None) -> None:
+    """Note that the first content delta of ``call``'s answer was written (once)."""
+    if call is not None and not call.emitted_ns:
+        call.emitted_ns = time.perf_counter_ns()
 
 
 class SimulatedLatency:
@@ -125,15 +135,22 @@ class SimulatedLatency:
         self.model = model
         self.calls: deque[SimulatedCall] = deque(maxlen=keep)
 
-    async def first_token(self, body: dict[str, Any], *, uncached: int, cached: int) -> None:
-        """Wait the simulated time to first token of a request with this prompt and usage."""
+    async def first_token(
+        self, body: dict[str, Any], *, uncached: int, cached: int
+    ) -> SimulatedCall:
+        """Wait the simulated time to first token of a request with this prompt and usage.
+
+        Returns the recorded call; the fake sets its ``emitted_ns`` with :func:`mark_emitted`.
+        """
         target = self.model.first_token_s(uncached, cached)
         started = time.perf_counter_ns()
         if target > 0:
             await asyncio.sleep(target)
         until = time.perf_counter_ns()
         slept = (until - started) / 1e9
-        self.calls.append(SimulatedCall(label_of(body), uncached, cached, target, slept, until))
+        call = SimulatedCall(label_of(body), uncached, cached, target, slept, until)
+        self.calls.append(call)
+        return call
 
     async def next_delta(self, text: str) -> None:
         """Wait the time the model takes to generate ``text`` (a delta after the first)."""

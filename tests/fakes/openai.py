@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import OpenAIPrefixCache, render_prompt
-from .latency import SimulatedLatency
+from .latency import SimulatedCall, SimulatedLatency, mark_emitted
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -143,8 +143,11 @@ class FakeOpenAI(ScriptedFake):
         prompt = render_prompt(body)
         prompt_tokens = estimate_tokens(len(prompt))
         cached = self._cache.account(model, prompt)
+        timed = None
         if self.latency is not None:
-            await self.latency.first_token(body, uncached=prompt_tokens - cached, cached=cached)
+            timed = await self.latency.first_token(
+                body, uncached=prompt_tokens - cached, cached=cached
+            )
         completion = (
             item.output_tokens()
             if isinstance(item, Reply)
@@ -159,7 +162,7 @@ class FakeOpenAI(ScriptedFake):
         }
         self.usages.append(usage)
         if body.get("stream"):
-            return await self._stream(request, body, model, item, usage)
+            return await self._stream(request, body, model, item, usage, timed=timed)
         if isinstance(item, StreamError):
             return json_response(
                 _error_body(item.type, item.message), ERROR_STATUS.get(item.type, 500)
@@ -220,6 +223,8 @@ class FakeOpenAI(ScriptedFake):
         model: str,
         item: Reply | StreamError,
         usage: dict[str, Any],
+        *,
+        timed: SimulatedCall | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={**self._headers(), "cache-control": "no-cache"})
         response.content_type = "text/event-stream"
@@ -252,6 +257,7 @@ class FakeOpenAI(ScriptedFake):
                     if number and self.latency is not None:
                         await self.latency.next_delta(piece)
                     await send_delta({"content": piece})
+                    mark_emitted(timed)
                 continue
             head = {"index": tool_index, "id": self._tool_id(part), "type": "function"}
             await send_delta(
