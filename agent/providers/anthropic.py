@@ -7,6 +7,8 @@ the new last message (so the next turn reads everything up to here from the cach
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from agent.request import (
     ResponseDone,
     TextDelta,
     ToolCallRequest,
+    ToolSpec,
 )
 from config import ProviderSettings
 
@@ -56,6 +59,7 @@ class AnthropicProvider:
             options["base_url"] = settings.base_url
         # aiohttp under the SDK (its ``aiohttp`` extra): a third less CPU per streamed call than
         # the default httpx transport (PERFORMANCE.md). Its session opens at the first request.
+        self._encoder = RequestEncoder()
         self._client = anthropic.AsyncAnthropic(
             **options, http_client=anthropic.DefaultAioHttpClient()
         )
@@ -80,12 +84,20 @@ class AnthropicProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
-        params = render_request(request)
         fold = _Fold()
         try:
-            # The raw event stream, folded here: the SDK's ``messages.stream()`` helper rebuilds a
-            # message snapshot for every delta, which doubled the CPU per call (PERFORMANCE.md).
-            events = await self._client.messages.create(**params, stream=True)
+            # The SDK's own request path (auth, versions, retries, errors, SSE) with a body we
+            # serialise ourselves: ``messages.create`` copies the whole params tree before
+            # encoding it, a third of the SDK's time per call. And the raw event stream, folded
+            # here: the ``messages.stream()`` helper rebuilds a message snapshot for every delta,
+            # which doubled the CPU per call (PERFORMANCE.md).
+            events = await self._client.post(
+                "/v1/messages",
+                cast_to=types.Message,
+                content=self._encoder.encode(request),
+                stream=True,
+                stream_cls=anthropic.AsyncStream[types.RawMessageStreamEvent],
+            )
             async with events:
                 async for event in events:
                     text = fold.add(event)
@@ -177,8 +189,53 @@ class _Fold:
         )
 
 
-def render_request(request: ModelRequest) -> dict[str, Any]:
-    """The keyword arguments of ``messages.create`` for ``request``, cache breakpoints placed."""
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class RequestEncoder:
+    """JSON bodies of streamed Messages calls.
+
+    The head of every request of a profile (system block and tool definitions) is the same byte
+    for byte, turn after turn (that is what the prompt cache reads), so its JSON is encoded once
+    and kept for the last few (system, tools) pairs.
+    """
+
+    def __init__(self, keep: int = 16) -> None:
+        self._keep = keep
+        self._heads: OrderedDict[tuple[str, str, int], tuple[tuple[ToolSpec, ...], str]] = (
+            OrderedDict()
+        )
+
+    def encode(self, request: ModelRequest) -> bytes:
+        """The body for ``request``: the same JSON as :func:`render_request` plus ``stream``."""
+        params = render_request(request, head=False)
+        return (
+            f'{{"model":{_dumps(request.model)},"max_tokens":{request.max_output_tokens},'
+            f'"stream":true,{self._head(request)}"messages":{_dumps(params["messages"])}}}'
+        ).encode()
+
+    def _head(self, request: ModelRequest) -> str:
+        # Keyed by the tools tuple's identity (the registry hands out the same one every turn),
+        # which the entry holds on to, so the id cannot be reused while the entry lives.
+        key = (request.system, request.cache_ttl, id(request.tools))
+        entry = self._heads.get(key)
+        if entry is not None and entry[0] is request.tools:
+            self._heads.move_to_end(key)
+            return entry[1]
+        head = render_request(request)
+        text = f'"system":{_dumps(head["system"])},'
+        if "tools" in head:
+            text += f'"tools":{_dumps(head["tools"])},'
+        self._heads[key] = (request.tools, text)
+        if len(self._heads) > self._keep:
+            self._heads.popitem(last=False)
+        return text
+
+
+def render_request(request: ModelRequest, *, head: bool = True) -> dict[str, Any]:
+    """The parameters of a Messages call for ``request``, cache breakpoints placed (without
+    the system block and tools when ``head`` is false)."""
     cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
     messages = [_render_message(m) for m in request.messages]
     # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the system
@@ -189,9 +246,11 @@ def render_request(request: ModelRequest) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_output_tokens,
-        "system": [{"type": "text", "text": request.system, "cache_control": cache_control}],
         "messages": messages,
     }
+    if not head:
+        return params
+    params["system"] = [{"type": "text", "text": request.system, "cache_control": cache_control}]
     if request.tools:
         params["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.canonical_schema()}
