@@ -14,16 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.clock import SystemClock
-from bot.http import HttpServer, OpsEndpoints
 from bot.logs import configure_logging
-from bot.memory import forget_user
 from bot.pairing import Pairing, approval_text, listing_lines
 from bot.redaction import configured_secrets
 from bot.report import write_report
 from bot.stats import format_table, summarize
 from bot.store.access import SqliteAccessStore
 from bot.store.memories import choose_vector_search
-from bot.wiring import build_channels, http_routes, open_runtime, open_store
 from channels.base import Channel, ChannelError
 from channels.console import ConsoleChannel, stdin_lines
 from config import (
@@ -38,6 +35,10 @@ from config import (
 from config.memory import check_embedder
 
 EXIT_CONFIG = 2
+
+# The runtime's modules (bot.wiring, bot.http, bot.memory) are imported inside the commands that
+# use them: ``check``, ``init``, ``stats`` and ``pair`` then start without loading the agent, the
+# memory search and the HTTP stack.
 
 log = logging.getLogger("hearth")
 
@@ -185,6 +186,9 @@ async def _forget_user(settings: Settings, person: str) -> int:
     if not platform or not user_id:
         print("hearth: forget-user takes PLATFORM:USER_ID, e.g. telegram:123456", file=sys.stderr)
         return EXIT_CONFIG
+    from bot.memory import forget_user  # noqa: PLC0415
+    from bot.wiring import open_store  # noqa: PLC0415
+
     async with open_store(settings) as store:
         done = await forget_user(store, platform, user_id)
     print(
@@ -206,6 +210,8 @@ def _has_fts5() -> bool:
 
 
 async def _stats(settings: Settings, html: str | None) -> int:
+    from bot.wiring import open_store  # noqa: PLC0415
+
     async with open_store(settings) as store:
         turns = await store.turns()
     if html is not None:
@@ -219,6 +225,8 @@ async def _stats(settings: Settings, html: str | None) -> int:
 
 
 async def _pair(settings: Settings, command: str, code: str) -> int:
+    from bot.wiring import open_store  # noqa: PLC0415
+
     clock = SystemClock()
     async with open_store(settings) as store:
         pairing = Pairing(SqliteAccessStore(store), clock)
@@ -237,12 +245,16 @@ async def _pair(settings: Settings, command: str, code: str) -> int:
 async def _chat(settings: Settings, user: str) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     console = ConsoleChannel(stdin_lines(), sys.stdout, user=user, interactive=interactive)
+    from bot.wiring import open_runtime  # noqa: PLC0415
+
     async with open_runtime(settings, [console]):
         await console.wait_closed()
     return 0
 
 
 def _run(settings: Settings, *, verbose: bool) -> int:
+    from bot.wiring import build_channels  # noqa: PLC0415
+
     configure_logging(
         settings.logging,
         secrets=configured_secrets(settings),
@@ -260,6 +272,9 @@ def _run(settings: Settings, *, verbose: bool) -> int:
 
 
 async def _serve(settings: Settings, channels: list[Channel]) -> int:
+    from bot.http import HttpServer, OpsEndpoints  # noqa: PLC0415
+    from bot.wiring import http_routes, open_runtime  # noqa: PLC0415
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     grace = settings.shutdown.grace.total_seconds()

@@ -5,7 +5,9 @@
 * Budgets: tokens used today (UTC) by the user and by the workspace, from the stored turns
   (``limits.user_daily_tokens``, ``limits.workspace_daily_tokens``). Cache reads do not count (see
   :meth:`bot.store.access.AccessStore.tokens_since`). A budget is checked before a turn starts, so
-  the turn that crosses it finishes; the next one is refused.
+  the turn that crosses it finishes; the next one is refused. The sums are read from the store
+  once per user and workspace a day and then kept up to date in memory from every stored turn
+  (:meth:`Limits.observe_turn`), so the check costs no query on a turn's path.
 
 A refused message never reaches the model. Its author is told once (per burst for the rate, per day
 for a budget) and then hears nothing until the limit lifts. A limit of 0 switches that limit off.
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 from agent.clock import Clock
 from bot.access import AccessRules
 from bot.store.access import AccessStore, TokensUsed
+from bot.store.base import TurnRecord
 from channels.base import Channel, ChannelError, InboundMessage
 from config import LimitsSettings
 
@@ -122,6 +125,9 @@ class Limits:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._rate_told: set[tuple[str, str]] = set()
         self._budget_told: dict[tuple[str, str, str], date] = {}
+        # Today's budget tokens by (platform, "user" | "workspace", id); cleared at 00:00 UTC.
+        self._used: dict[tuple[str, str, str], int] = {}
+        self._used_day: date | None = None
         self.rate_limited = 0
         self.budget_refused: dict[str, int] = {"user": 0, "workspace": 0}
 
@@ -146,8 +152,35 @@ class Limits:
 
     async def tokens_today(self, platform: str, user_id: str, workspace: str) -> TokensUsed:
         """Budget tokens used today (UTC) by a user and by a workspace."""
-        since = _day_start(self._clock.now())
-        return await self._store.tokens_since(platform, since, user_id=user_id, workspace=workspace)
+        now = self._clock.now()
+        self._roll_day(now.astimezone(UTC).date())
+        user, space = (platform, "user", user_id), (platform, "workspace", workspace)
+        if user not in self._used or space not in self._used:
+            stored = await self._store.tokens_since(
+                platform, _day_start(now), user_id=user_id, workspace=workspace
+            )
+            # A turn stored while this first read runs can be missed: budgets are soft anyway.
+            self._used.setdefault(user, stored.user)
+            self._used.setdefault(space, stored.workspace)
+        return TokensUsed(self._used[user], self._used[space])
+
+    def observe_turn(self, turn: TurnRecord) -> None:
+        """Count a stored turn into today's sums (of the user and workspace already read)."""
+        if turn.created_at.astimezone(UTC).date() != self._used_day:
+            return
+        usage = turn.usage
+        spent = usage.input_tokens - usage.cache_read_tokens + usage.output_tokens
+        for who in (
+            (turn.platform, "user", turn.user_id),
+            (turn.platform, "workspace", turn.workspace),
+        ):
+            if who in self._used:
+                self._used[who] += spent
+
+    def _roll_day(self, today: date) -> None:
+        if today != self._used_day:
+            self._used.clear()
+            self._used_day = today
 
     @property
     def settings(self) -> LimitsSettings:

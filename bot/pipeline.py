@@ -1,7 +1,7 @@
 """The inbound pipeline: an onion of middlewares in front of the dispatcher.
 
 Each middleware is ``async def mw(message, call_next)`` and decides whether to pass the message on.
-The order is written once, in :func:`bot.wiring.open_runtime`.
+The order is written once, in :func:`bot.assembly.build_runtime`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from bot.access import AccessRules
 from bot.limits import Limits, TokenBucket
 from bot.pairing import ALPHABET, CODE_LENGTH, Pairing, new_code, normalize_code
 from bot.redaction import MASK, Redactor, configured_secrets, redacting
-from bot.store.access import SqliteAccessStore
+from bot.store.access import SqliteAccessStore, TokensUsed
 from bot.store.base import SessionRecord, TurnRecord
 from bot.store.sqlite import SqliteStore
 from channels.base import Author, InboundMessage, SessionKey
@@ -252,25 +252,24 @@ async def test_limits_renew_the_budget_at_utc_midnight_and_tell_once_per_burst(
     await send("still too fast")  # silent
     seconds[0] += 60
     await store.create_session(SessionRecord("s1", "telegram:bot:u1:", START))
-    await store.record_turn(
-        TurnRecord(
-            id="t1",
-            session_id="s1",
-            ordinal=1,
-            platform="telegram",
-            profile="default",
-            model="m",
-            warm=False,
-            status="ok",
-            created_at=clock.now(),
-            segments=None,
-            total_ns=0,
-            usage=Usage(90, 20),
-            user_id="u1",
-            workspace="bot",
-        ),
-        [],
+    turn = TurnRecord(
+        id="t1",
+        session_id="s1",
+        ordinal=1,
+        platform="telegram",
+        profile="default",
+        model="m",
+        warm=False,
+        status="ok",
+        created_at=clock.now(),
+        segments=None,
+        total_ns=0,
+        usage=Usage(90, 20),
+        user_id="u1",
+        workspace="bot",
     )
+    await store.record_turn(turn, [])
+    limits.observe_turn(turn)  # as the runtime's turn observer does
     await send("over budget")  # told
     seconds[0] += 60
     await send("over budget again")  # silent
@@ -288,3 +287,75 @@ async def test_limits_renew_the_budget_at_utc_midnight_and_tell_once_per_burst(
         "You're writing faster than I can keep up with",
     ]
     assert limits.rate_limited == 3 and limits.budget_refused == {"user": 2, "workspace": 0}
+
+
+class CountingAccessStore(SqliteAccessStore):
+    """The SQLite access store, counting the budget queries."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.budget_reads = 0
+
+    async def tokens_since(
+        self, platform: str, since: datetime, *, user_id: str, workspace: str
+    ) -> TokensUsed:
+        self.budget_reads += 1
+        return await super().tokens_since(platform, since, user_id=user_id, workspace=workspace)
+
+
+async def test_budget_sums_are_read_once_a_day_then_kept_from_observed_turns(
+    store: SqliteStore,
+) -> None:
+    settings = parse_settings({"limits": {"user_daily_tokens": 10_000}})
+    clock = ManualClock()
+    access = CountingAccessStore(store)
+    limits = Limits(
+        settings.limits,
+        AccessRules(settings),
+        access,
+        {},
+        clock,
+        exempt_from_budget=lambda _m: False,
+    )
+    await store.create_session(SessionRecord("s1", "telegram:bot:u1:", START))
+    ordinal = iter(range(1, 100))
+
+    async def stored(user: str, usage: Usage) -> None:
+        turn = TurnRecord(
+            id=f"t{next(ordinal)}",
+            session_id="s1",
+            ordinal=1,
+            platform="telegram",
+            profile="default",
+            model="m",
+            warm=True,
+            status="ok",
+            created_at=clock.now(),
+            segments=None,
+            total_ns=0,
+            usage=usage,
+            user_id=user,
+            workspace="bot",
+        )
+        await store.record_turn(turn, [])
+        limits.observe_turn(turn)
+
+    async def truth(user: str) -> TokensUsed:
+        day = clock.now().replace(hour=0)
+        return await SqliteAccessStore(store).tokens_since(
+            "telegram", day, user_id=user, workspace="bot"
+        )
+
+    await stored("u1", Usage(100, 20))  # before anyone asked (as before a restart): 120
+    assert await limits.tokens_today("telegram", "u1", "bot") == TokensUsed(120, 120)
+    await stored("u1", Usage(1000, 50, cache_read_tokens=900))  # 150: cache reads do not count
+    await stored("u2", Usage(10, 5))  # u2 not read yet: only the workspace sum moves
+    assert await limits.tokens_today("telegram", "u1", "bot") == TokensUsed(270, 285)
+    assert access.budget_reads == 1
+    assert await limits.tokens_today("telegram", "u2", "bot") == await truth("u2")
+    assert await limits.tokens_today("telegram", "u1", "bot") == await truth("u1")
+    assert access.budget_reads == 2
+
+    clock.current += timedelta(days=1)  # a new day: read again, from zero
+    assert await limits.tokens_today("telegram", "u1", "bot") == TokensUsed(0, 0)
+    assert access.budget_reads == 3
