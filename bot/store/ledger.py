@@ -6,14 +6,16 @@ turn with the platform message ids the reply created, the text they show and the
 reply (``streaming`` → ``finishing`` → ``final``, or ``failed``). The inbox rows of a turn point
 at its delivery (``turn_id``) from the ledger's first write on.
 
-The functions take an open connection inside a transaction of :class:`~bot.store.sqlite.SqliteStore`
-(which serialises them); the value types are what the :class:`~bot.store.base.Store` interface
-speaks.
+The writes (:func:`accept`, :func:`settle`, :func:`save`, :func:`prune`) are synchronous: they
+run inside one write transaction of the store's writer thread (:mod:`bot.store.writer`) on its
+``sqlite3`` connection. The reads take the store's aiosqlite connection. The value types are what
+the :class:`~bot.store.base.Store` interface speaks.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,10 +78,10 @@ class Delivery:
     covers: tuple[InboxRef, ...] = ()
 
 
-async def accept(db: aiosqlite.Connection, entry: InboxEntry) -> bool:
+def accept(conn: sqlite3.Connection, entry: InboxEntry) -> bool:
     """Insert ``entry`` as pending; False when its id was claimed before (a duplicate)."""
     ref = entry.ref
-    cursor = await db.execute(
+    cursor = conn.execute(
         "INSERT INTO inbound (platform, chat, message_id, received_at, state, session_key,"
         " payload, accepted_ns) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING",
         (
@@ -95,9 +97,9 @@ async def accept(db: aiosqlite.Connection, entry: InboxEntry) -> bool:
     return cursor.rowcount == 1
 
 
-async def settle(db: aiosqlite.Connection, refs: Sequence[InboxRef]) -> None:
+def settle(conn: sqlite3.Connection, refs: Sequence[InboxRef]) -> None:
     """Mark inbox rows done (answered, refused, or given up on); the payload is dropped."""
-    await db.executemany(
+    conn.executemany(
         "UPDATE inbound SET state = 'done', payload = '' WHERE platform = ? AND chat = ?"
         " AND message_id = ? AND state = 'pending'",
         [(r.platform, r.chat, r.message_id) for r in refs],
@@ -123,9 +125,9 @@ async def pending(db: aiosqlite.Connection) -> list[InboxEntry]:
     ]
 
 
-async def save(db: aiosqlite.Connection, delivery: Delivery, *, link: bool) -> None:
+def save(conn: sqlite3.Connection, delivery: Delivery, *, link: bool) -> None:
     """Upsert ``delivery``; with ``link``, point its pending inbox rows at it."""
-    await db.execute(
+    conn.execute(
         "INSERT INTO deliveries (turn_id, session_key, state, message_ids, text, tail,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (turn_id) DO UPDATE SET"
         " state = excluded.state, message_ids = excluded.message_ids, text = excluded.text,"
@@ -141,7 +143,7 @@ async def save(db: aiosqlite.Connection, delivery: Delivery, *, link: bool) -> N
         ),
     )
     if link and delivery.covers:
-        await db.executemany(
+        conn.executemany(
             "UPDATE inbound SET turn_id = ? WHERE platform = ? AND chat = ? AND message_id = ?"
             " AND state = 'pending'",
             [(delivery.turn_id, r.platform, r.chat, r.message_id) for r in delivery.covers],
@@ -164,9 +166,9 @@ async def load(db: aiosqlite.Connection, turn_ids: Sequence[str]) -> dict[str, D
     return found
 
 
-async def prune(db: aiosqlite.Connection, cutoff: datetime) -> int:
+def prune(conn: sqlite3.Connection, cutoff: datetime) -> int:
     """Delete ledger rows last written before ``cutoff`` (retention)."""
-    cursor = await db.execute(
+    cursor = conn.execute(
         "DELETE FROM deliveries WHERE updated_at < ?", (cutoff.astimezone(UTC).isoformat(),)
     )
     return cursor.rowcount

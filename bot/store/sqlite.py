@@ -1,30 +1,36 @@
-"""SQLite store over aiosqlite: WAL, one connection (SQLite has one writer), versioned migrations."""
+"""SQLite store: WAL, versioned migrations, reads over aiosqlite, writes in one writer thread.
+
+The store's own writes (the inbox, turns, the delivery ledger, sessions) each run as one
+synchronous transaction in :class:`~bot.store.writer.SqliteWriter`, so the event loop awaits once
+per write and no lock is held across its turns. Other modules' writes use :meth:`transaction`
+on the aiosqlite connection; the two kinds exclude each other (see bot/store/writer.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import aiosqlite
 
-from agent.messages import ChatMessage, Usage
+from agent.messages import ChatMessage
 from bot.store import ledger
-from bot.store.base import (
-    RetentionCounts,
-    Segments,
-    SessionRecord,
-    ToolCallRecord,
-    TurnRecord,
-)
+from bot.store.base import RetentionCounts, SessionRecord, TurnRecord
 from bot.store.ledger import Delivery, InboxEntry, InboxRef
 from bot.store.migrations import MIGRATIONS
+from bot.store.transcript import TURN_COLUMNS, SqlValue, append_turn, turn_from_row
+from bot.store.writer import NORMAL, URGENT, SqliteWriter
 
 BUSY_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
 
 
 class SqliteStore:
@@ -33,7 +39,8 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
-        # One connection serialises statements; the lock keeps transactions from interleaving.
+        self._writer = SqliteWriter(path, busy_timeout_ms=BUSY_TIMEOUT_MS)
+        # Keeps the async transactions (on the one aiosqlite connection) from interleaving.
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -58,20 +65,22 @@ class SqliteStore:
             await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA foreign_keys=ON")
             await _migrate(db)
+            await self._writer.start()  # after the migrations: it writes to their tables
         except BaseException:
             await db.close()
             raise
         self._db = db
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Finish the queued writes and close both connections (idempotent)."""
+        await self._writer.close()
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
 
     @property
     def db(self) -> aiosqlite.Connection:
-        """The open connection."""
+        """The aiosqlite connection: for reads, and for writes inside :meth:`transaction`."""
         if self._db is None:
             raise RuntimeError("store is not open")
         return self._db
@@ -108,48 +117,30 @@ class SqliteStore:
 
     async def create_session(self, record: SessionRecord) -> None:
         """See :meth:`bot.store.base.Store.create_session`."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE sessions SET closed_at = ? WHERE key = ? AND closed_at IS NULL",
-                (record.created_at.isoformat(), record.key),
-            )
-            await db.execute(
-                "INSERT INTO sessions (id, key, created_at, model_override, summary)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    record.id,
-                    record.key,
-                    record.created_at.isoformat(),
-                    record.model_override,
-                    record.summary,
-                ),
-            )
+        await self.write(partial(_create_session, record=record))
 
     async def close_session(self, session_id: str) -> None:
         """See :meth:`bot.store.base.Store.close_session`."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE sessions SET closed_at = datetime('now') WHERE id = ? AND closed_at IS NULL",
-                (session_id,),
-            )
+        await self._write(
+            "UPDATE sessions SET closed_at = datetime('now') WHERE id = ? AND closed_at IS NULL",
+            (session_id,),
+        )
 
     async def set_model_override(self, session_id: str, value: str | None) -> None:
         """See :meth:`bot.store.base.Store.set_model_override`."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE sessions SET model_override = ? WHERE id = ?", (value, session_id)
-            )
+        await self._write(
+            "UPDATE sessions SET model_override = ? WHERE id = ?", (value, session_id)
+        )
 
     async def record_turn(self, turn: TurnRecord, messages: Sequence[ChatMessage]) -> None:
         """See :meth:`bot.store.base.Store.record_turn`."""
-        async with self.transaction() as db:
-            await _append_turn(db, turn, messages)
+        await self.write(partial(append_turn, turn=turn, messages=messages))
 
     async def turns(
         self, *, since: datetime | None = None, session_id: str | None = None
     ) -> list[TurnRecord]:
         """See :meth:`bot.store.base.Store.turns`."""
-        query = f"SELECT {_TURN_COLUMNS} FROM turns WHERE 1=1"
+        query = f"SELECT {TURN_COLUMNS} FROM turns WHERE 1=1"
         params: list[str] = []
         if since is not None:
             query += " AND created_at >= ?"
@@ -159,57 +150,72 @@ class SqliteStore:
             params.append(session_id)
         query += " ORDER BY created_at, ordinal"
         async with self.db.execute(query, params) as cursor:
-            return [_turn_from_row(r) for r in await cursor.fetchall()]
+            return [turn_from_row(r) for r in await cursor.fetchall()]
 
     async def compact_session(self, session_id: str, summary: str, keep_messages: int) -> None:
         """See :meth:`bot.store.base.Store.compact_session`."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE sessions SET summary = ?, compacted_seq = MAX(0, COALESCE("
-                "(SELECT MAX(seq) FROM messages WHERE session_id = ?), 0) - ?) WHERE id = ?",
-                (summary, session_id, keep_messages, session_id),
-            )
+        await self._write(
+            "UPDATE sessions SET summary = ?, compacted_seq = MAX(0, COALESCE("
+            "(SELECT MAX(seq) FROM messages WHERE session_id = ?), 0) - ?) WHERE id = ?",
+            (summary, session_id, keep_messages, session_id),
+        )
 
     async def claim_inbound(self, platform: str, chat: str, message_id: str) -> bool:
         """See :meth:`bot.store.base.Store.claim_inbound`."""
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO inbound (platform, chat, message_id, received_at)"
-                " VALUES (?, ?, ?, datetime('now')) ON CONFLICT DO NOTHING",
-                (platform, chat, message_id),
-            )
-            return cursor.rowcount == 1
+        inserted = await self._write(
+            "INSERT INTO inbound (platform, chat, message_id, received_at)"
+            " VALUES (?, ?, ?, datetime('now')) ON CONFLICT DO NOTHING",
+            (platform, chat, message_id),
+            urgent=True,
+        )
+        return inserted == 1
 
-    def transaction(self) -> _Transaction:
-        """A write transaction (`BEGIN IMMEDIATE`), serialised with every other one."""
-        return _Transaction(self.db, self._lock)
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+        """Run ``fn`` as one write transaction in the writer thread, awaited once.
+
+        ``fn`` gets the writer's ``sqlite3`` connection inside ``BEGIN IMMEDIATE`` and must be
+        synchronous; ``COMMIT`` follows when it returns, ``ROLLBACK`` when it raises. Writes of
+        both kinds (this and :meth:`transaction`) run one after another, never interleaved.
+
+        Args:
+            fn: The transaction's statements.
+            urgent: Run before the ordinary writes waiting at the time (the inbox insert).
+
+        Returns:
+            What ``fn`` returned.
+
+        Raises:
+            sqlite3.Error: From ``fn``, ``BEGIN`` or ``COMMIT``; nothing of ``fn`` was kept.
+            WriterClosedError: The store is not open.
+        """
+        return await self._writer.run(fn, priority=URGENT if urgent else NORMAL)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``) on :attr:`db`, serialised with every other
+        one, the writer thread's included.
+
+        Each statement in it is an awaited round trip with the write lock held, so the store's
+        own hot-path writes do not use it (they run in the writer thread in one call).
+        """
+        async with self._lock, self._writer.hold():
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
 
     async def delete_history_before(self, cutoff: datetime) -> RetentionCounts:
         """See :meth:`bot.store.base.Store.delete_history_before`."""
-        # Turns and messages carry our own UTC ISO stamps, so text order is time order (and the
-        # index on turns.created_at serves); the other columns mix formats, julianday reads both.
-        stamp = cutoff.astimezone(UTC).isoformat()
-        async with self.transaction() as db:
-            messages = await db.execute("DELETE FROM messages WHERE created_at < ?", (stamp,))
-            turns = await db.execute("DELETE FROM turns WHERE created_at < ?", (stamp,))
-            sessions = await db.execute(
-                "DELETE FROM sessions WHERE closed_at IS NOT NULL"
-                " AND julianday(closed_at) < julianday(?)",
-                (stamp,),
-            )
-            inbound = await db.execute(
-                "DELETE FROM inbound WHERE julianday(received_at) < julianday(?)", (stamp,)
-            )
-            await ledger.prune(db, cutoff)
-            return RetentionCounts(
-                messages=messages.rowcount,
-                turns=turns.rowcount,
-                sessions=sessions.rowcount,
-                inbound=inbound.rowcount,
-            )
+        return await self.write(partial(_delete_history, cutoff=cutoff))
 
     async def record_heartbeat(self, at: datetime) -> None:
         """See :meth:`bot.store.base.Store.record_heartbeat`."""
+        # An async transaction on purpose: it writes through the aiosqlite connection and, by
+        # parking the writer thread first, also proves that thread is still taking work.
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO heartbeat (id, beat_at) VALUES (1, ?)"
@@ -219,8 +225,9 @@ class SqliteStore:
 
     async def maintain(self) -> None:
         """See :meth:`bot.store.base.Store.maintain`."""
-        # Under the transaction lock: a checkpoint cannot complete inside an open transaction.
-        async with self._lock:
+        # With no write transaction open on either connection (a checkpoint cannot complete
+        # inside one), and the writer parked so that none starts.
+        async with self._lock, self._writer.hold():
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self.db.execute("PRAGMA optimize")
 
@@ -228,13 +235,12 @@ class SqliteStore:
 
     async def accept_inbound(self, entry: InboxEntry) -> bool:
         """See :meth:`bot.store.base.Store.accept_inbound`."""
-        async with self.transaction() as db:
-            return await ledger.accept(db, entry)
+        # URGENT: this insert is on the time-to-first-token path; turn records can wait.
+        return await self.write(partial(ledger.accept, entry=entry), urgent=True)
 
     async def settle_inbound(self, refs: Sequence[InboxRef]) -> None:
         """See :meth:`bot.store.base.Store.settle_inbound`."""
-        async with self.transaction() as db:
-            await ledger.settle(db, refs)
+        await self.write(partial(ledger.settle, refs=refs))
 
     async def pending_inbound(self) -> list[InboxEntry]:
         """See :meth:`bot.store.base.Store.pending_inbound`."""
@@ -242,8 +248,7 @@ class SqliteStore:
 
     async def save_delivery(self, delivery: Delivery) -> None:
         """See :meth:`bot.store.base.Store.save_delivery`."""
-        async with self.transaction() as db:
-            await ledger.save(db, delivery, link=True)
+        await self.write(partial(ledger.save, delivery=delivery, link=True))
 
     async def deliveries(self, turn_ids: Sequence[str]) -> dict[str, Delivery]:
         """See :meth:`bot.store.base.Store.deliveries`."""
@@ -258,59 +263,57 @@ class SqliteStore:
         delivery: Delivery | None,
     ) -> None:
         """See :meth:`bot.store.base.Store.record_delivered_turn`."""
-        async with self.transaction() as db:
-            await _append_turn(db, turn, messages)
-            await ledger.settle(db, settled)
+
+        def write(conn: sqlite3.Connection) -> None:
+            append_turn(conn, turn, messages)
+            ledger.settle(conn, settled)
             if delivery is not None:
-                await ledger.save(db, delivery, link=False)
+                ledger.save(conn, delivery, link=False)
+
+        await self.write(write)
+
+    async def _write(self, sql: str, params: Sequence[SqlValue], *, urgent: bool = False) -> int:
+        """One statement as a transaction of its own in the writer thread; its row count."""
+        return await self.write(partial(_rowcount, sql=sql, params=params), urgent=urgent)
 
 
-async def _append_turn(
-    db: aiosqlite.Connection, turn: TurnRecord, messages: Sequence[ChatMessage]
-) -> None:
-    created = turn.created_at.isoformat()
-    async with db.execute(
-        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?", (turn.session_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    seq = int(row[0]) if row else 0
-    await db.executemany(
-        "INSERT INTO messages (session_id, seq, turn_id, role, content, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (turn.session_id, seq + i, turn.id, m.role, m.to_json(), created)
-            for i, m in enumerate(messages, start=1)
-        ],
+def _rowcount(conn: sqlite3.Connection, *, sql: str, params: Sequence[SqlValue]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+def _create_session(conn: sqlite3.Connection, *, record: SessionRecord) -> None:
+    created = record.created_at.isoformat()
+    conn.execute(
+        "UPDATE sessions SET closed_at = ? WHERE key = ? AND closed_at IS NULL",
+        (created, record.key),
     )
-    await db.execute(_INSERT_TURN, _turn_row(turn))
+    conn.execute(
+        "INSERT INTO sessions (id, key, created_at, model_override, summary)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (record.id, record.key, created, record.model_override, record.summary),
+    )
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``), one at a time on the connection."""
-
-    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock) -> None:
-        self._db = db
-        self._lock = lock
-
-    async def __aenter__(self) -> aiosqlite.Connection:
-        await self._lock.acquire()
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._db
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self._lock.release()
+def _delete_history(conn: sqlite3.Connection, *, cutoff: datetime) -> RetentionCounts:
+    # Turns and messages carry our own UTC ISO stamps, so text order is time order (and the
+    # index on turns.created_at serves); the other columns mix formats, julianday reads both.
+    stamp = cutoff.astimezone(UTC).isoformat()
+    messages = conn.execute("DELETE FROM messages WHERE created_at < ?", (stamp,))
+    turns = conn.execute("DELETE FROM turns WHERE created_at < ?", (stamp,))
+    sessions = conn.execute(
+        "DELETE FROM sessions WHERE closed_at IS NOT NULL AND julianday(closed_at) < julianday(?)",
+        (stamp,),
+    )
+    inbound = conn.execute(
+        "DELETE FROM inbound WHERE julianday(received_at) < julianday(?)", (stamp,)
+    )
+    ledger.prune(conn, cutoff)
+    return RetentionCounts(
+        messages=messages.rowcount,
+        turns=turns.rowcount,
+        sessions=sessions.rowcount,
+        inbound=inbound.rowcount,
+    )
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
@@ -321,121 +324,3 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         await db.executescript(
             f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
         )
-
-
-_TURN_FIELDS = [
-    "id",
-    "session_id",
-    "ordinal",
-    "platform",
-    "profile",
-    "model",
-    "warm",
-    "status",
-    "error",
-    "created_at",
-    "queue_ns",
-    "session_ns",
-    "prepare_ns",
-    "model_ns",
-    "deliver_ns",
-    "ttft_ns",
-    "total_ns",
-    "ingress_lag_ms",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "tools",
-    "cost_usd",
-    "cache_savings_usd",
-    "user_id",
-    "user_name",
-    "workspace",
-]
-_TURN_COLUMNS = ", ".join(_TURN_FIELDS)
-_INSERT_TURN = (
-    f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES ({', '.join('?' for _ in _TURN_FIELDS)})"
-)
-
-SqlValue = str | int | float | None
-
-
-def _turn_row(turn: TurnRecord) -> tuple[SqlValue, ...]:
-    seg = turn.segments
-    parts: tuple[SqlValue, ...] = (
-        (seg.queue, seg.session, seg.prepare, seg.model, seg.deliver, seg.ttft)
-        if seg is not None
-        else (None,) * 6
-    )
-    tools = json.dumps([[t.name, t.ok, t.duration_ns] for t in turn.tools])
-    return (
-        turn.id,
-        turn.session_id,
-        turn.ordinal,
-        turn.platform,
-        turn.profile,
-        turn.model,
-        int(turn.warm),
-        turn.status,
-        turn.error,
-        turn.created_at.isoformat(),
-        *parts,
-        turn.total_ns,
-        turn.ingress_lag_ms,
-        turn.usage.input_tokens,
-        turn.usage.output_tokens,
-        turn.usage.cache_read_tokens,
-        turn.usage.cache_write_tokens,
-        tools,
-        turn.cost_usd,
-        turn.cache_savings_usd,
-        turn.user_id,
-        turn.user_name,
-        turn.workspace,
-    )
-
-
-def _turn_from_row(row: aiosqlite.Row | tuple[SqlValue, ...]) -> TurnRecord:
-    values = dict(zip(_TURN_FIELDS, row, strict=True))
-    segments = None
-    if values["ttft_ns"] is not None:
-        segments = Segments(
-            queue=int(values["queue_ns"] or 0),
-            session=int(values["session_ns"] or 0),
-            prepare=int(values["prepare_ns"] or 0),
-            model=int(values["model_ns"] or 0),
-            deliver=int(values["deliver_ns"] or 0),
-        )
-    return TurnRecord(
-        id=str(values["id"]),
-        session_id=str(values["session_id"]),
-        ordinal=int(values["ordinal"] or 0),
-        platform=str(values["platform"]),
-        profile=str(values["profile"]),
-        model=str(values["model"]),
-        warm=bool(values["warm"]),
-        status=str(values["status"]),
-        error=None if values["error"] is None else str(values["error"]),
-        created_at=datetime.fromisoformat(str(values["created_at"])),
-        segments=segments,
-        total_ns=int(values["total_ns"] or 0),
-        ingress_lag_ms=None
-        if values["ingress_lag_ms"] is None
-        else float(values["ingress_lag_ms"]),
-        usage=Usage(
-            int(values["input_tokens"] or 0),
-            int(values["output_tokens"] or 0),
-            int(values["cache_read_tokens"] or 0),
-            int(values["cache_write_tokens"] or 0),
-        ),
-        tools=tuple(
-            ToolCallRecord(str(n), bool(ok), int(d))
-            for n, ok, d in json.loads(str(values["tools"]))
-        ),
-        cost_usd=float(values["cost_usd"] or 0.0),
-        cache_savings_usd=float(values["cache_savings_usd"] or 0.0),
-        user_id=str(values["user_id"] or ""),
-        user_name=str(values["user_name"] or ""),
-        workspace=str(values["workspace"] or ""),
-    )
