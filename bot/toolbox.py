@@ -141,4 +141,6 @@ async def open_memory(
         embedder = OpenAIEmbedder(chosen.provider, provider, chosen)
         stack.push_async_callback(embedder.aclose)
         embeddings = Embeddings(embedder, repository, batch_size=chosen.batch_size)
-    return Recall(HybridMemories(repository, settings.memory, embeddings), clock)
+    memories = HybridMemories(repository, settings.memory, embeddings)
+    stack.push_async_callback(memories.aclose)
+    return Recall(memories, clock)

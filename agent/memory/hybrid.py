@@ -101,6 +101,7 @@ class HybridMemories:
         self._repository = repository
         self._settings = settings
         self._embeddings = embeddings
+        self._touches: set[asyncio.Task[None]] = set()
 
     @property
     def settings(self) -> MemorySettings:
@@ -135,11 +136,28 @@ class HybridMemories:
 
     async def recall(self, owners: Sequence[Owner], message: str, now: datetime) -> list[Memory]:
         """The memories to put into the prompt for ``message``: the best ``top_k`` within the token
-        budget, marked as used."""
+        budget. They are marked as used in the background: that write is bookkeeping, and this
+        runs before every model call."""
         scored = await self.find(owners, message, self._settings.top_k, now)
         chosen = within_budget([s.memory for s in scored], self._settings.recall_tokens)
-        await self._repository.touch([m.id for m in chosen], now)
+        if chosen:
+            task = asyncio.create_task(
+                self._touch([m.id for m in chosen], now), name="memory touch"
+            )
+            self._touches.add(task)
+            task.add_done_callback(self._touches.discard)
         return chosen
+
+    async def aclose(self) -> None:
+        """Wait for the last "used" marks to be written (before the store closes)."""
+        while self._touches:
+            await asyncio.gather(*self._touches)
+
+    async def _touch(self, ids: list[int], now: datetime) -> None:
+        try:
+            await self._repository.touch(ids, now)
+        except Exception as exc:  # a missed "last used" mark only ages a memory a little early
+            log.warning("could not mark %d recalled memories as used: %s", len(ids), exc)
 
     async def delete(self, memory_id: int, owners: Sequence[Owner]) -> bool:
         """See :meth:`agent.tools.memory.MemoryStore.delete`."""

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from agent.errors import ToolError
+from agent.memory.hybrid import HybridMemories
 from agent.tools.context import ToolContext
 from agent.tools.memory import NewMemory, memory_tools, readable_owners, writable_owners
 from agent.tools.registry import Tool
 from bot.store.memories import SqliteMemories, fts_query
 from bot.store.sqlite import SqliteStore
+from config.memory import MemorySettings
 from tests.e2e.test_console_session import anthropic_provider
 from tests.e2e.test_tools import tool_results
 from tests.fakes.anthropic import FakeAnthropic
@@ -143,3 +145,27 @@ async def test_the_model_remembers_for_one_person_across_restarts(tmp_path: Path
     assert reply.startswith("Sencha.")
     offered = {t["name"] for t in requests[0].json["tools"]}
     assert {"remember", "recall", "forget", "set_reminder", "web_fetch", "time"} <= offered
+
+
+async def test_recall_for_the_prompt_marks_what_it_chose_as_used_in_the_background(
+    store: SqliteStore,
+) -> None:
+    repository = SqliteMemories(store)
+    memories = HybridMemories(repository, MemorySettings(), None)
+    owner = ALICE.user_owner
+
+    def fact(text: str) -> NewMemory:
+        return NewMemory("user", owner, text, ALICE.session_id, NOW)
+
+    kept = await memories.add(fact("Alice is allergic to peanuts"))
+    await memories.add(fact("Alice lives in Lisbon"))
+
+    chosen = await memories.recall(readable_owners(ALICE), "peanuts allergy", NOW)
+    await memories.aclose()  # the service does this before the store closes
+
+    assert chosen[0].id == kept
+    async with store.db.execute(
+        "SELECT id FROM memories WHERE last_used_at IS NOT NULL ORDER BY id"
+    ) as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == sorted(m.id for m in chosen)
+    assert await memories.recall(readable_owners(BOB_IN_GROUP), "peanuts", NOW) == []
