@@ -226,9 +226,12 @@ class SqliteMemories:
             f" WHERE memories_fts MATCH ? AND {where}"
             " ORDER BY bm25(memories_fts), m.importance DESC, m.id DESC LIMIT ?"
         )
-        async with self._store.db.execute(sql, [match, *params, limit]) as cursor:
-            # FTS5's bm25() is negative, lower is better.
-            return [(int(r[0]), -float(r[1])) for r in await cursor.fetchall()]
+        # One round trip to the database thread (execute + fetch + close would be three): this
+        # runs before every model call.
+        rows = await self._store.db.execute_fetchall(sql, [match, *params, limit])
+        return [
+            (int(r[0]), -float(r[1])) for r in rows
+        ]  # FTS5's bm25() is negative, lower is better
 
     async def vector_hits(
         self, owners: Sequence[Owner], query: Vector, model: str, limit: int
@@ -243,8 +246,8 @@ class SqliteMemories:
                 f" WHERE {where} ORDER BY similarity DESC, m.id DESC LIMIT ?"
             )
             args = [to_blob(query), model, *params, limit]
-            async with self._store.db.execute(sql, args) as cursor:
-                return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
+            rows = await self._store.db.execute_fetchall(sql, args)
+            return [(int(r[0]), float(r[1])) for r in rows]
         if model != self._index_model:
             self._index.clear()  # another embedding model: vectors are not comparable
             self._index_model = model
@@ -265,10 +268,9 @@ class SqliteMemories:
                 " ON e.model = ? AND e.content_hash = m.content_hash"
                 f" WHERE m.id IN ({_marks(chunk)})"
             )
-            async with self._store.db.execute(sql, [model or "", *chunk]) as cursor:
-                for row in await cursor.fetchall():
-                    vector = None if row[6] is None else from_blob(bytes(row[6]))
-                    found.append((_memory(row), vector))
+            for row in await self._store.db.execute_fetchall(sql, [model or "", *chunk]):
+                vector = None if row[6] is None else from_blob(bytes(row[6]))
+                found.append((_memory(row), vector))
         return found
 
     async def recent(self, owners: Sequence[Owner], limit: int) -> list[Memory]:
