@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from bench.channel import BenchChannel
 from bench.model_server import ProviderCall
 from bench.prompts import INSTRUCTIONS
 from bench.results import child_env
+from bot.cli import settle_heap
 from bot.logs import configure_logging
 from bot.redaction import configured_secrets
 from bot.runtime import Runtime
@@ -112,10 +114,15 @@ def service_logging(settings: Settings) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, channel: BenchChannel) -> AsyncIterator[Runtime]:
-    """Hearth (the whole runtime from the composition root) with the benchmark channel."""
+    """Hearth (the whole runtime from the composition root) with the benchmark channel, its heap
+    settled as ``hearth run`` settles it once it runs."""
     with service_logging(settings):
         async with open_runtime(settings, [channel]) as runtime:
-            yield runtime
+            settle_heap()
+            try:
+                yield runtime
+            finally:
+                gc.unfreeze()  # the next run in this process starts from a plain heap
 
 
 async def stored_turns(settings: Settings) -> list[TurnRecord]:
