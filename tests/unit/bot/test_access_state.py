@@ -54,6 +54,29 @@ def dm(user: str, platform: str = "telegram") -> InboundMessage:
     )
 
 
+def turn_of(
+    ident: str, user: str, at: datetime, usage: Usage, *, workspace: str = "bot", name: str = ""
+) -> TurnRecord:
+    """A stored Telegram turn of ``user`` in session s1 (what budgets are summed from)."""
+    return TurnRecord(
+        id=ident,
+        session_id="s1",
+        ordinal=1,
+        platform="telegram",
+        profile="default",
+        model="m",
+        warm=False,
+        status="ok",
+        created_at=at,
+        segments=None,
+        total_ns=0,
+        usage=usage,
+        user_id=user,
+        user_name=name,
+        workspace=workspace,
+    )
+
+
 def test_codes_use_an_unambiguous_alphabet() -> None:
     assert not set("01OILU") & set(ALPHABET)
     codes = {new_code() for _ in range(200)}
@@ -130,24 +153,7 @@ async def test_budget_tokens_leave_out_cache_reads_and_other_days_and_people(
 
     async def turn(ident: str, user: str, workspace: str, at: datetime, usage: Usage) -> None:
         await store.record_turn(
-            TurnRecord(
-                id=ident,
-                session_id="s1",
-                ordinal=1,
-                platform="telegram",
-                profile="default",
-                model="m",
-                warm=False,
-                status="ok",
-                created_at=at,
-                segments=None,
-                total_ns=0,
-                usage=usage,
-                user_id=user,
-                user_name=f"Name {user}",
-                workspace=workspace,
-            ),
-            [],
+            turn_of(ident, user, at, usage, workspace=workspace, name=f"Name {user}"), []
         )
 
     await turn("t1", "1", "bot", START, Usage(1000, 50, 800, 100))  # 1000 - 800 + 50 = 250
@@ -252,22 +258,7 @@ async def test_limits_renew_the_budget_at_utc_midnight_and_tell_once_per_burst(
     await send("still too fast")  # silent
     seconds[0] += 60
     await store.create_session(SessionRecord("s1", "telegram:bot:u1:", START))
-    turn = TurnRecord(
-        id="t1",
-        session_id="s1",
-        ordinal=1,
-        platform="telegram",
-        profile="default",
-        model="m",
-        warm=False,
-        status="ok",
-        created_at=clock.now(),
-        segments=None,
-        total_ns=0,
-        usage=Usage(90, 20),
-        user_id="u1",
-        workspace="bot",
-    )
+    turn = turn_of("t1", "u1", clock.now(), Usage(90, 20))
     await store.record_turn(turn, [])
     limits.observe_turn(turn)  # as the runtime's turn observer does
     await send("over budget")  # told
@@ -321,22 +312,7 @@ async def test_budget_sums_are_read_once_a_day_then_kept_from_observed_turns(
     ordinal = iter(range(1, 100))
 
     async def stored(user: str, usage: Usage) -> None:
-        turn = TurnRecord(
-            id=f"t{next(ordinal)}",
-            session_id="s1",
-            ordinal=1,
-            platform="telegram",
-            profile="default",
-            model="m",
-            warm=True,
-            status="ok",
-            created_at=clock.now(),
-            segments=None,
-            total_ns=0,
-            usage=usage,
-            user_id=user,
-            workspace="bot",
-        )
+        turn = turn_of(f"t{next(ordinal)}", user, clock.now(), usage)
         await store.record_turn(turn, [])
         limits.observe_turn(turn)
 
