@@ -17,6 +17,7 @@ from bot.wiring import open_store
 from config.settings import parse_settings
 from tests.e2e.test_cli import clean_env
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.script import Reply, Text
 from tests.harness import wait_until
 
 START_S = 60.0
@@ -107,3 +108,27 @@ async def stored(tmp_path: Path) -> tuple[list[TurnRecord], int]:
     settings = parse_settings({"data_dir": str(tmp_path / "data")})
     async with open_store(settings) as store:
         return await store.turns(), len(await store.pending_inbound())
+
+
+def script_three_points(model: FakeAnthropic) -> tuple[asyncio.Event, asyncio.Event]:
+    """The model's side of the three crash points every platform's crash test kills at.
+
+    * ``alpha``: its first answer never gets past its gate (killed after receipt, nothing shown);
+      the second, after the restart, is the one the user sees;
+    * ``bravo``: two pieces are shown, then the gate holds the rest (killed mid-stream);
+    * ``charlie``: answered completely before the kill (the platform fake holds the last call).
+
+    Returns:
+        The gates of alpha and bravo, to open once the service is killed.
+    """
+    alpha_gate, bravo_gate = asyncio.Event(), asyncio.Event()
+    model.script_for("alpha", Reply(Text("Alpha, never sent.", gate=alpha_gate)))
+    model.script_for("alpha", Reply(Text("Alpha, answered after the restart.")))
+    bravo = Reply(
+        Text("Bravo one. ", chunks=1),
+        Text("Bravo two. ", chunks=1),
+        Text("Bravo, never sent.", gate=bravo_gate),
+    )
+    model.script_for("bravo", bravo)
+    model.script_for("charlie", Reply(Text("Charlie, complete before the crash.")))
+    return alpha_gate, bravo_gate

@@ -17,11 +17,17 @@ from typing import Any
 from aiohttp import web
 
 from bot.recovery import CUT_NOTE
-from tests.e2e.crash_support import ANSWER_S, asked, hearth_run, stored, write_config
+from tests.e2e.crash_support import (
+    ANSWER_S,
+    asked,
+    hearth_run,
+    script_three_points,
+    stored,
+    write_config,
+)
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.base import recorded
 from tests.fakes.discord import DM_CHANNEL_ID, TEXT_CHANNEL_ID, FakeChannel, FakeDiscord
-from tests.fakes.script import Reply, Text
 from tests.harness import wait_until
 
 FOOTER = r"\n-# ⏱ \d+\.\d\d s to first token"
@@ -57,17 +63,8 @@ def complete(channel: FakeChannel, answer: str) -> bool:
 
 
 async def test_sigkill_at_three_points_of_a_turn_leaves_one_answer_each(tmp_path: Path) -> None:
-    alpha_gate, bravo_gate = asyncio.Event(), asyncio.Event()
     async with HoldingDiscord() as discord, FakeAnthropic() as model:
-        model.script_for("alpha", Reply(Text("Alpha, never sent.", gate=alpha_gate)))
-        model.script_for("alpha", Reply(Text("Alpha, answered after the restart.")))
-        bravo = Reply(
-            Text("Bravo one. ", chunks=1),
-            Text("Bravo two. ", chunks=1),
-            Text("Bravo, never sent.", gate=bravo_gate),
-        )
-        model.script_for("bravo", bravo)
-        model.script_for("charlie", Reply(Text("Charlie, complete before the crash.")))
+        alpha_gate, bravo_gate = script_three_points(model)
         config = write_config(tmp_path, model, {"discord": discord.channel_config()})
 
         async with hearth_run(tmp_path, config, lambda: discord.connected) as first:

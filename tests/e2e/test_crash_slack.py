@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.recovery import CUT_NOTE
-from tests.e2e.crash_support import ANSWER_S, asked, hearth_run, stored, write_config
+from tests.e2e.crash_support import (
+    ANSWER_S,
+    asked,
+    hearth_run,
+    script_three_points,
+    stored,
+    write_config,
+)
 from tests.e2e.slack_support import FOOTER, answered, finished
 from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.script import Reply, Text
 from tests.fakes.slack import CHANNEL_ID, DM_CHANNEL_ID, FakeSlack
 from tests.harness import wait_until
 
@@ -45,17 +51,8 @@ class HoldingSlack(FakeSlack):
 
 
 async def test_sigkill_at_three_points_of_a_turn_leaves_one_answer_each(tmp_path: Path) -> None:
-    alpha_gate, bravo_gate = asyncio.Event(), asyncio.Event()
     async with HoldingSlack() as slack, FakeAnthropic() as model:
-        model.script_for("alpha", Reply(Text("Alpha, never sent.", gate=alpha_gate)))
-        model.script_for("alpha", Reply(Text("Alpha, answered after the restart.")))
-        bravo = Reply(
-            Text("Bravo one. ", chunks=1),
-            Text("Bravo two. ", chunks=1),
-            Text("Bravo, never sent.", gate=bravo_gate),
-        )
-        model.script_for("bravo", bravo)
-        model.script_for("charlie", Reply(Text("Charlie, complete before the crash.")))
+        alpha_gate, bravo_gate = script_three_points(model)
         config = write_config(tmp_path, model, {"slack": slack.channel_config()})
 
         async with hearth_run(tmp_path, config, lambda: slack.connected) as first:

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.recovery import CUT_NOTE
-from tests.e2e.crash_support import ANSWER_S, asked, hearth_run, stored, write_config
+from tests.e2e.crash_support import (
+    ANSWER_S,
+    asked,
+    hearth_run,
+    script_three_points,
+    stored,
+    write_config,
+)
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.script import Reply, Text
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, SentMessage
@@ -79,17 +86,9 @@ def complete(messages: list[SentMessage], answer: str) -> bool:
 
 
 async def test_sigkill_at_four_points_of_a_turn_leaves_one_answer_each(tmp_path: Path) -> None:
-    alpha_gate, bravo_gate, delta_gate = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    delta_gate = asyncio.Event()
     async with HoldingTelegram() as telegram, FakeAnthropic() as model:
-        model.script_for("alpha", Reply(Text("Alpha, never sent.", gate=alpha_gate)))
-        model.script_for("alpha", Reply(Text("Alpha, answered after the restart.")))
-        bravo = Reply(
-            Text("Bravo one. ", chunks=1),
-            Text("Bravo two. ", chunks=1),
-            Text("Bravo, never sent.", gate=bravo_gate),
-        )
-        model.script_for("bravo", bravo)
-        model.script_for("charlie", Reply(Text("Charlie, complete before the crash.")))
+        alpha_gate, bravo_gate = script_three_points(model)
         model.script_for("delta", Reply(Text("Delta one. ", chunks=1), Text("x", gate=delta_gate)))
         model.script_for("delta", Reply(Text("Delta, answered anew.")))
         telegram.hold.add(CHARLIE)
