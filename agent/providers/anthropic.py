@@ -3,6 +3,9 @@
 The only module that imports ``anthropic``. It renders a :class:`ModelRequest` with up to three cache
 breakpoints: the end of the system block (covering tools and system), the last prior message, and
 the new last message (so the next turn reads everything up to here from the cache).
+
+The SDK sends the request (auth, retries, status errors); the response's event stream is decoded
+(:mod:`agent.providers.sse`) and folded here from plain JSON, without the SDK's event models.
 """
 
 from __future__ import annotations
@@ -10,38 +13,23 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 import httpx2
-from anthropic import types
 
 from agent.errors import ProviderError
-from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
-from agent.providers.base import kind_for_status, parse_tool_arguments, retry_after_seconds
+from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock
+from agent.providers.anthropic_events import ERROR_TYPES, EventFold
+from agent.providers.base import client_options, kind_for_status, retry_after_seconds
+from agent.providers.sse import SSEDecoder
 from agent.request import (
     ModelRequest,
     ProviderEvent,
-    ResponseDone,
     TextDelta,
-    ToolCallRequest,
     ToolSpec,
 )
 from config import ProviderSettings
-
-# Error ``type`` values of the Messages API that map to a kind of ours (documented error types).
-_ERROR_TYPES: dict[str, tuple[str, bool]] = {
-    "overloaded_error": ("overloaded", True),
-    "rate_limit_error": ("rate_limit", True),
-    "api_error": ("server", True),
-    "timeout_error": ("timeout", True),
-    "authentication_error": ("auth", False),
-    "permission_error": ("auth", False),
-    "invalid_request_error": ("bad_request", False),
-    "not_found_error": ("bad_request", False),
-    "request_too_large": ("bad_request", False),
-}
 
 
 class AnthropicProvider:
@@ -49,14 +37,7 @@ class AnthropicProvider:
 
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
-        options: dict[str, Any] = {
-            "timeout": settings.timeout.total_seconds(),
-            "max_retries": settings.max_retries,
-        }
-        if settings.api_key is not None:
-            options["api_key"] = settings.api_key.get_secret_value()
-        if settings.base_url is not None:
-            options["base_url"] = settings.base_url
+        options = client_options(settings)
         # aiohttp under the SDK (its ``aiohttp`` extra): a third less CPU per streamed call than
         # the default httpx transport (PERFORMANCE.md). Its session opens at the first request.
         self._encoder = RequestEncoder()
@@ -84,27 +65,37 @@ class AnthropicProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one response; see :class:`agent.providers.base.ModelProvider`."""
-        fold = _Fold()
+        fold = EventFold()
         try:
-            # The SDK's own request path (auth, versions, retries, errors, SSE) with a body we
-            # serialise ourselves: ``messages.create`` copies the whole params tree before
-            # encoding it, a third of the SDK's time per call. And the raw event stream, folded
-            # here: the ``messages.stream()`` helper rebuilds a message snapshot for every delta,
-            # which doubled the CPU per call (PERFORMANCE.md).
-            events = await self._client.post(
+            # The SDK's own request path (auth, versions, retries, 4xx/5xx as its status errors)
+            # with a body we serialise ourselves (``messages.create`` copies the whole params
+            # tree before encoding it), and the response's bytes decoded and folded here: the
+            # SDK's stream builds a pydantic model of every event, most of the time from the
+            # response headers to the first text (PERFORMANCE.md). With ``cast_to`` the raw
+            # response, the SDK hands back the open ``httpx2.Response`` once its status was a
+            # success (``_process_response``); every other status went through its retries.
+            response = await self._client.post(
                 "/v1/messages",
-                cast_to=types.Message,
+                cast_to=httpx2.Response,
                 content=self._encoder.encode(request),
                 stream=True,
-                stream_cls=anthropic.AsyncStream[types.RawMessageStreamEvent],
             )
-            async with events:
-                async for event in events:
-                    text = fold.add(event)
-                    if text:
-                        yield TextDelta(text)
+            try:
+                decoder = SSEDecoder()
+                async for chunk in response.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        text = fold.add(event, response.headers)
+                        if text:
+                            yield TextDelta(text)
+            finally:
+                await response.aclose()
         except anthropic.APIError as exc:
             raise translate_error(exc) from exc
+        except httpx2.TimeoutException as exc:
+            # The read timeout between two chunks; it surfaces unwrapped from the SDK.
+            raise ProviderError(
+                "anthropic: the stream timed out", kind="timeout", retryable=True
+            ) from exc
         except httpx2.TransportError as exc:
             # A connection cut mid-stream surfaces unwrapped from the SDK.
             raise ProviderError(
@@ -112,81 +103,14 @@ class AnthropicProvider:
                 kind="connection",
                 retryable=True,
             ) from exc
+        if not fold.stopped:
+            # The body ended cleanly but before ``message_stop``: the answer is cut short.
+            raise ProviderError(
+                "anthropic: the stream ended before message_stop", kind="connection", retryable=True
+            )
         for call in fold.tool_calls():
             yield call
         yield fold.done(request.model)
-
-
-@dataclass
-class _PendingTool:
-    id: str
-    name: str
-    parts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Fold:
-    """What a raw Messages event stream adds up to: usage, stop reason, tool calls."""
-
-    model: str = ""
-    stop_reason: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    tools: dict[int, _PendingTool] = field(default_factory=dict)
-
-    def add(self, event: types.RawMessageStreamEvent) -> str:
-        """Take one event; return its answer text ("" for events that carry none)."""
-        if isinstance(event, types.RawContentBlockDeltaEvent):
-            delta = event.delta
-            if isinstance(delta, types.TextDelta):
-                return delta.text
-            if isinstance(delta, types.InputJSONDelta) and event.index in self.tools:
-                self.tools[event.index].parts.append(delta.partial_json)
-        elif isinstance(event, types.RawContentBlockStartEvent):
-            block = event.content_block
-            if isinstance(block, types.ToolUseBlock):
-                self.tools[event.index] = _PendingTool(block.id, block.name)
-        elif isinstance(event, types.RawMessageStartEvent):
-            message = event.message
-            self.model = message.model
-            self._usage(message.usage)
-        elif isinstance(event, types.RawMessageDeltaEvent):
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
-            self._usage(event.usage)
-        return ""
-
-    def _usage(self, usage: types.Usage | types.MessageDeltaUsage) -> None:
-        # ``message_delta`` repeats the counts cumulatively; a None there means "unchanged".
-        if usage.input_tokens is not None:
-            self.input_tokens = usage.input_tokens
-        if usage.output_tokens is not None:
-            self.output_tokens = usage.output_tokens
-        if usage.cache_read_input_tokens is not None:
-            self.cache_read = usage.cache_read_input_tokens
-        if usage.cache_creation_input_tokens is not None:
-            self.cache_write = usage.cache_creation_input_tokens
-
-    def tool_calls(self) -> list[ToolCallRequest]:
-        """The tool calls of the response, in block order."""
-        return [
-            ToolCallRequest(tool.id, tool.name, parse_tool_arguments("".join(tool.parts)))
-            for _, tool in sorted(self.tools.items())
-        ]
-
-    def done(self, requested_model: str) -> ResponseDone:
-        """The closing event: usage (input counts every prompt token), stop reason, model."""
-        return ResponseDone(
-            usage=Usage(
-                input_tokens=self.input_tokens + self.cache_read + self.cache_write,
-                output_tokens=self.output_tokens,
-                cache_read_tokens=self.cache_read,
-                cache_write_tokens=self.cache_write,
-            ),
-            stop_reason=self.stop_reason or "end_turn",
-            model=self.model or requested_model,
-        )
 
 
 def _dumps(value: object) -> str:
@@ -194,26 +118,59 @@ def _dumps(value: object) -> str:
 
 
 class RequestEncoder:
-    """JSON bodies of streamed Messages calls.
+    """JSON bodies of streamed Messages calls, each part encoded once.
 
     The head of every request of a profile (system block and tool definitions) is the same byte
     for byte, turn after turn (that is what the prompt cache reads), so its JSON is encoded once
-    and kept for the last few (system, tools) pairs.
+    and kept for the last ``keep`` (system, ttl, tools) triples. A transcript only grows by a
+    message or two a turn and its messages are immutable, so the JSON of each message is kept
+    too, for the last ``keep_messages`` messages used: a turn encodes only its new messages. The
+    two messages that carry a cache breakpoint get it spliced into their kept JSON.
     """
 
-    def __init__(self, keep: int = 16) -> None:
+    def __init__(self, keep: int = 16, keep_messages: int = 8192) -> None:
         self._keep = keep
+        self._keep_messages = keep_messages
         self._heads: OrderedDict[tuple[str, str, int], tuple[tuple[ToolSpec, ...], str]] = (
             OrderedDict()
         )
+        # Keyed by id(); the entry holds its message, so the id cannot be reused while the
+        # entry lives (ChatMessage has slots and no weak references, and it is not hashable
+        # when a tool call's arguments are in it).
+        self._messages: OrderedDict[int, tuple[ChatMessage, str]] = OrderedDict()
+        self._marks: dict[str, str] = {}
 
     def encode(self, request: ModelRequest) -> bytes:
         """The body for ``request``: the same JSON as :func:`render_request` plus ``stream``."""
-        params = render_request(request, head=False)
+        messages = request.messages
+        parts = [self._message(m) for m in messages]
+        mark = self._marks.get(request.cache_ttl)
+        if mark is None:
+            cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+            mark = self._marks[request.cache_ttl] = f',"cache_control":{_dumps(cache_control)}'
+        # The breakpoints of render_request: the last key of the last content block of the
+        # last two messages, i.e. just before the closing ``}]}``. A message without content
+        # (ending in ``[]}``) gets none.
+        for index in range(max(0, len(parts) - 2), len(parts)):
+            part = parts[index]
+            if part.endswith("}]}"):
+                parts[index] = f"{part[:-3]}{mark}}}]}}"
         return (
             f'{{"model":{_dumps(request.model)},"max_tokens":{request.max_output_tokens},'
-            f'"stream":true,{self._head(request)}"messages":{_dumps(params["messages"])}}}'
+            f'"stream":true,{self._head(request)}"messages":[{",".join(parts)}]}}'
         ).encode()
+
+    def _message(self, message: ChatMessage) -> str:
+        key = id(message)
+        entry = self._messages.get(key)
+        if entry is not None and entry[0] is message:
+            self._messages.move_to_end(key)
+            return entry[1]
+        text = _dumps(_render_message(message))
+        self._messages[key] = (message, text)
+        if len(self._messages) > self._keep_messages:
+            self._messages.popitem(last=False)
+        return text
 
     def _head(self, request: ModelRequest) -> str:
         # Keyed by the tools tuple's identity (the registry hands out the same one every turn),
@@ -288,8 +245,8 @@ def translate_error(exc: anthropic.APIError) -> ProviderError:
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         kind, retryable = kind_for_status(status)
-        if exc.type is not None and exc.type in _ERROR_TYPES:
-            kind, retryable = _ERROR_TYPES[exc.type]
+        if exc.type is not None and exc.type in ERROR_TYPES:
+            kind, retryable = ERROR_TYPES[exc.type]
         return ProviderError(
             f"anthropic: HTTP {status} {exc.type or ''}".strip(),
             kind=kind,

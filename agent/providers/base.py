@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from agent.request import ModelRequest, ProviderEvent
+from config import ProviderSettings
 
 
 class ModelProvider(Protocol):
@@ -83,3 +84,17 @@ def parse_tool_arguments(raw: str) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {"__invalid_json__": raw}
     return parsed if isinstance(parsed, dict) else {"__invalid_json__": raw}
+
+
+def client_options(settings: ProviderSettings) -> dict[str, Any]:
+    """The SDK client's keyword arguments for a configured provider (a key or base URL left
+    unset lets the SDK read its own environment variable)."""
+    options: dict[str, Any] = {
+        "timeout": settings.timeout.total_seconds(),
+        "max_retries": settings.max_retries,
+    }
+    if settings.api_key is not None:
+        options["api_key"] = settings.api_key.get_secret_value()
+    if settings.base_url is not None:
+        options["base_url"] = settings.base_url
+    return options

@@ -16,7 +16,12 @@ import openai
 
 from agent.errors import ProviderError
 from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock, Usage
-from agent.providers.base import kind_for_status, parse_tool_arguments, retry_after_seconds
+from agent.providers.base import (
+    client_options,
+    kind_for_status,
+    parse_tool_arguments,
+    retry_after_seconds,
+)
 from agent.request import (
     ModelRequest,
     ProviderEvent,
@@ -39,14 +44,7 @@ class OpenAIProvider:
 
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
-        options: dict[str, Any] = {
-            "timeout": settings.timeout.total_seconds(),
-            "max_retries": settings.max_retries,
-        }
-        if settings.api_key is not None:
-            options["api_key"] = settings.api_key.get_secret_value()
-        if settings.base_url is not None:
-            options["base_url"] = settings.base_url
+        options = client_options(settings)
         # aiohttp under the SDK (its ``aiohttp`` extra), as for Anthropic: less CPU per call.
         self._client = openai.AsyncOpenAI(**options, http_client=openai.DefaultAioHttpClient())
 

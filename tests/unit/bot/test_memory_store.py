@@ -157,6 +157,7 @@ async def test_recall_keeps_top_k_within_the_budget_and_marks_them_used(store: S
     await add_corpus(memories)
     recalled = await memories.recall(ALICE_ONLY, QUERY, NOW + timedelta(hours=1))
     assert [m.content for m in recalled] == [A, B]
+    await memories.aclose()  # the "used" marks are written in the background
     used, total = await memories.listing(ALICE_ONLY, 2)
     assert [m.content for m in used] == [B, A] and total == len(CORPUS)  # used last, first
     tight = hybrid(await opened(store), TableEmbedder(), recall_tokens=11)
