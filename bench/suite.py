@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.results import RESULTS, ROOT, child_env
 
 DOCS = ROOT / "docs" / "PERFORMANCE.md"
-BENCHMARKS = ("overhead", "cache_share", "capacity", "delivery", "hotpath")
+BENCHMARKS = ("overhead", "cache_share", "capacity", "delivery", "memory_search", "hotpath")
 """In the order they run; ``soak`` only runs when asked for (``--soak``)."""
 ALL = (*BENCHMARKS, "soak")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import cache_share, capacity, delivery, hotpath, overhead, soak
+from bench import cache_share, capacity, delivery, hotpath, memory_search, overhead, soak
 from bench.suite import BENCHMARKS, DOCS, has_py_spy
 
 Main = Callable[[list[str] | None], Path | None]
@@ -75,6 +75,15 @@ def test_delivery(tmp_path: Path) -> None:
     assert [r["name"] for r in rows] == [m.name for m in delivery.MODES]
     for row in rows:
         assert row["turns"] == 2 and row["deliver_ms"]["n"] == 2, row["name"]
+
+
+def test_memory_search(tmp_path: Path) -> None:
+    rows = run_quick(memory_search.main, tmp_path)["rows"]
+    assert [r["memories"] for r in rows] == [200, 1000]
+    for row in rows:
+        assert is_number(row["cold_ms"]) and row["vector_search"] == "numpy"
+        for column in ("hybrid_ms", "keyword_ms", "vector_ms"):
+            assert is_number(row[column]["p50"]), column
 
 
 def test_soak(tmp_path: Path) -> None:
