@@ -105,9 +105,11 @@ class MemorySettings(BaseModel):
             to keywords.
         duplicate_similarity: Results at least this similar (cosine of their vectors) to a better
             one are left out, as are near-identical texts.
-        vector_search: ``numpy`` (scope vectors held in memory: fastest), ``sqlite-vec`` (inside
-            SQLite: no memory, slower; needs the ``vector`` extra and a Python that loads SQLite
-            extensions) or ``auto`` (sqlite-vec when it is installed and loads, else NumPy).
+        vector_search: ``numpy`` (the default: scope vectors held in memory, least recently used
+            scopes dropped past a bound; fastest), ``sqlite-vec`` (inside SQLite: no memory but
+            ~50× slower at 100,000 memories, docs/PERFORMANCE.md; needs the ``vector`` extra and
+            a Python that loads SQLite extensions) or ``auto`` (sqlite-vec when it is installed
+            and loads, else NumPy).
         extraction: Facts distilled from finished conversations.
     """
 
@@ -122,7 +124,7 @@ class MemorySettings(BaseModel):
     recall_tokens: int = Field(default=400, ge=1)
     recall_timeout: Duration = timedelta(seconds=2)
     duplicate_similarity: float = Field(default=0.95, gt=0, le=1)
-    vector_search: Literal["auto", "numpy", "sqlite-vec"] = "auto"
+    vector_search: Literal["auto", "numpy", "sqlite-vec"] = "numpy"
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
 
 

@@ -38,8 +38,7 @@ async def test_check_reports_keyword_or_hybrid_memory_and_the_vector_search(
     assert await asyncio.to_thread(main, ["-c", config(tmp_path, hybrid), "check"]) == 0
     with_vectors = capsys.readouterr().out
 
-    support = sqlite_vec_support()
-    search = support.detail if support.available else f"NumPy exact cosine ({support.detail})"
+    search = "NumPy exact cosine (memory.vector_search: numpy)"  # the default, also with sqlite-vec
     assert f"# memory: keywords only (no memory.embedder); vector search: {search}\n" in plain
     assert f"# memory: keywords + vectors (local:nomic-embed-text); vector search: {search}" in (
         with_vectors
