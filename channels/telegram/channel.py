@@ -38,9 +38,15 @@ ALLOWED_UPDATES = ("message",)
 BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", "Start a fresh conversation here"),
     ("model", "Show or switch the model: /model <tier or provider:model>"),
-    ("stats", "Time to first token and cache figures of this conversation"),
+    ("stats", "Time to first token, cache and cost figures of this conversation"),
+    ("compact", "Fold older turns into a summary now"),
+    ("reset", "Close your conversations here"),
+    ("memory", "What I remember about you here"),
+    ("forget", "Forget a memory: /forget <number> or /forget all"),
     ("help", "List the commands"),
 )
+"""The menu Telegram shows for "/" (admin-only commands such as /pair are left out: the menu is
+the same for everyone)."""
 
 _TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from bot.commands import COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TurnRecord
 from bot.wiring import open_runtime, open_store
@@ -178,7 +179,9 @@ async def test_a_dm_streams_through_drafts_and_ends_as_one_message_per_reply_war
     assert [t.warm for t in turns] == [False, True, True]
     assert len({t.session_id for t in turns}) == 1
     assert all(t.status == "ok" and t.segments is not None for t in turns)
-    assert [c["command"] for c in telegram.commands] == ["new", "model", "stats", "help"]
+    menu = [c["command"] for c in telegram.commands]
+    assert menu == ["new", "model", "stats", "compact", "reset", "memory", "forget", "help"]
+    assert set(menu) == COMMANDS - {"pair"}  # every command but the admins' own
 
 
 async def test_a_group_answers_only_when_addressed_through_a_post_and_throttled_edits(
