@@ -10,7 +10,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.inbox import Inbox
-from bot.store.base import Store
 from channels.base import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -51,8 +50,8 @@ class DurableDedupe:
     pending: the next start answers it.
     """
 
-    def __init__(self, inbox: Inbox | Store) -> None:
-        self._inbox = inbox if isinstance(inbox, Inbox) else Inbox(inbox)
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
 
     async def __call__(self, message: InboundMessage, call_next: Next) -> None:
         """Claim the message id (a second claim is a duplicate), then pass it on."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.inbox import Inbox
 from bot.pipeline import DurableDedupe, compose, ignore_bots
 from bot.store.sqlite import SqliteStore
 from channels.base import Author, InboundMessage, SessionKey
@@ -36,13 +37,13 @@ async def test_bots_are_ignored_and_duplicates_dropped_across_restarts(tmp_path:
         seen.append(m.message_id)
 
     async with SqliteStore(tmp_path / "h.db") as store:
-        handler = compose([ignore_bots, DurableDedupe(store)], endpoint)
+        handler = compose([ignore_bots, DurableDedupe(Inbox(store))], endpoint)
         await handler(message(ident="1"))
         await handler(message(ident="1"))
         await handler(message(ident="2", bot=True))
         await handler(message(ident="3"))
     async with SqliteStore(tmp_path / "h.db") as store:  # a restart replays an old event
-        handler = compose([ignore_bots, DurableDedupe(store)], endpoint)
+        handler = compose([ignore_bots, DurableDedupe(Inbox(store))], endpoint)
         await handler(message(ident="3"))
         await handler(message(ident="4"))
     assert seen == ["1", "3", "4"]
