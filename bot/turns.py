@@ -122,6 +122,8 @@ class TurnRunner:
             key.platform, key.scope, key.chat, message.author.id
         )
         text = "\n\n".join(m.text for m in batch)
+        # The id exists before the tool context so tools (``remember``) can record their turn.
+        turn_id = uuid.uuid4().hex
         tool_context = ToolContext(
             session_key=str(key),
             session_id=session.id,
@@ -129,6 +131,7 @@ class TurnRunner:
             workspace=key.scope,
             chat=key.chat,
             user_id=message.author.id,
+            turn_id=turn_id,
         )
         sent = await self._user_message(message.author, text, tool_context)
         turn = TurnInput(
@@ -142,7 +145,9 @@ class TurnRunner:
         )
         stream = channel.open_reply(message)
         lag = _ingress_lag_ms(message)
-        state = _Turn(session, sent, timeline, warm, profile_name, lag, author=message.author)
+        state = _Turn(
+            session, sent, timeline, warm, profile_name, lag, author=message.author, id=turn_id
+        )
         self._track(state, batch, stream)
         bind_turn(state.id)
         try:

@@ -22,6 +22,8 @@ class ToolContext:
         workspace: The workspace / guild / bot scope of the conversation.
         chat: The chat or channel id.
         user_id: The platform id of the person who wrote the message.
+        turn_id: The id of the turn being answered (the source recorded with a memory); empty
+            outside a turn (memory extraction, ``/memory``, tests).
     """
 
     session_key: str
@@ -30,6 +32,7 @@ class ToolContext:
     workspace: str
     chat: str
     user_id: str
+    turn_id: str = ""
 
     @property
     def user_owner(self) -> str:

@@ -111,6 +111,7 @@ def memory_tools(store: MemoryStore, clock: Clock) -> list[Tool[Any]]:
                 source_session=context.session_id,
                 created_at=clock.now(),
                 importance=importance,
+                source_turn=context.turn_id or None,  # NULL, not "", when called outside a turn
                 author=context.user_owner,
             )
         )

@@ -17,12 +17,13 @@ from agent.tools.memory import NewMemory, memory_tools, readable_owners, writabl
 from agent.tools.registry import Tool
 from bot.store.memories import SqliteMemories, fts_query
 from bot.store.sqlite import SqliteStore
+from bot.wiring import open_store
 from config.memory import MemorySettings
 from tests.e2e.test_console_session import anthropic_provider
 from tests.e2e.test_tools import tool_results
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.script import Reply, Text, ToolCall
-from tests.harness import SteppingClock, console_chat, settings_for
+from tests.harness import SteppingClock, console_chat, settings_for, stored_turns
 
 ALICE = ToolContext("telegram:bot1:100:", "s-a", "telegram", "bot1", "100", "alice")
 ALICE_IN_GROUP = ToolContext("telegram:bot1:-5:", "s-g", "telegram", "bot1", "-5", "alice")
@@ -169,3 +170,39 @@ async def test_recall_for_the_prompt_marks_what_it_chose_as_used_in_the_backgrou
     ) as cursor:
         assert [row[0] for row in await cursor.fetchall()] == sorted(m.id for m in chosen)
     assert await memories.recall(readable_owners(BOB_IN_GROUP), "peanuts", NOW) == []
+
+
+async def test_a_remembered_fact_records_the_turn_that_saved_it(tmp_path: Path) -> None:
+    async with FakeAnthropic() as model:
+        settings = settings_for(tmp_path, anthropic_provider(model))
+        model.script(
+            Reply(Text("Hello Alice.")),
+            Reply(ToolCall("remember", {"content": "Alice's favourite tea is sencha"})),
+            Reply(Text("Noted.")),
+        )
+        async with console_chat(settings, user="alice") as chat:
+            await chat.say("hi")
+            await chat.say("my favourite tea is sencha")
+
+    first, saving = sorted(await stored_turns(settings), key=lambda t: t.ordinal)
+    assert [t.name for t in first.tools] == [] and [t.name for t in saving.tools] == ["remember"]
+    async with open_store(settings) as store:
+        async with store.db.execute(
+            "SELECT content, source_session, source_turn, author FROM memories"
+        ) as cursor:
+            rows = [tuple(row) for row in await cursor.fetchall()]
+        outside_a_turn = await tools_by_name(SqliteMemories(store))["remember"].invoke(
+            {"content": "Alice drinks it at noon"}, ALICE
+        )
+        memory_id = int(outside_a_turn.removeprefix("Remembered as #").split(" ")[0])
+        async with store.db.execute(
+            "SELECT source_turn FROM memories WHERE id = ?", (memory_id,)
+        ) as cursor:
+            unknown = await cursor.fetchone()
+
+    # The memory points at the turn that called remember, not at the session's earlier turn.
+    assert rows == [
+        ("Alice's favourite tea is sencha", saving.session_id, saving.id, "console:local:alice")
+    ]
+    assert first.id != saving.id
+    assert unknown is not None and unknown[0] is None  # no turn: NULL, not an empty id
