@@ -16,11 +16,18 @@ from pathlib import Path
 
 from agent.clock import SystemClock
 from bot.logs import configure_logging
-from bot.pairing import Pairing, approval_text, listing_lines
+from bot.pairing import (
+    APPROVAL_RECHECK,
+    Pairing,
+    approval_text,
+    listing_lines,
+    parse_person,
+    revoke_text,
+)
 from bot.redaction import configured_secrets
 from bot.report import write_report
 from bot.stats import format_table, summarize
-from bot.store.access import SqliteAccessStore
+from bot.store.access import ApprovedUser, SqliteAccessStore
 from bot.store.memories import choose_vector_search
 from channels.base import Channel, ChannelError
 from channels.console import ConsoleChannel, stdin_lines
@@ -61,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stats":
             return asyncio.run(_stats(settings, args.html))
         if args.command == "pair":
-            return asyncio.run(_pair(settings, args.pair_command, getattr(args, "code", "")))
+            argument = getattr(args, "code", "") or getattr(args, "person", "")
+            return asyncio.run(_pair(settings, args.pair_command or "list", argument))
         if args.command == "forget-user":
             return asyncio.run(_forget_user(settings, args.person))
         if args.command == "chat":
@@ -105,11 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--html", metavar="PATH", help="also write a self-contained page with charts to PATH"
     )
-    pair = commands.add_parser("pair", help="approve or list pairing codes of new DM users")
-    pair_commands = pair.add_subparsers(dest="pair_command", required=True)
+    pair = commands.add_parser(
+        "pair", help="list, approve or revoke pairing of DM users (alone: list)"
+    )
+    pair_commands = pair.add_subparsers(dest="pair_command")
     approve = pair_commands.add_parser("approve", help="let the user who got CODE chat")
     approve.add_argument("code", help="the code the user got, e.g. K7MX3QPA")
     pair_commands.add_parser("list", help="codes waiting for approval, and approved users")
+    revoke = pair_commands.add_parser(
+        "revoke", help="withdraw a user's approval: their next DM gets a new code"
+    )
+    revoke.add_argument("person", metavar="PLATFORM:USER_ID", help="e.g. telegram:123456")
     forget = commands.add_parser(
         "forget-user", help="delete a person's memories, their vectors and their conversations"
     )
@@ -225,21 +239,45 @@ async def _stats(settings: Settings, html: str | None) -> int:
     return 0
 
 
-async def _pair(settings: Settings, command: str, code: str) -> int:
+async def _pair(settings: Settings, command: str, argument: str) -> int:
     from bot.wiring import open_store  # noqa: PLC0415
 
+    person = parse_person(argument) if command == "revoke" else None
+    if command == "revoke" and person is None:
+        print("hearth: pair revoke takes PLATFORM:USER_ID, e.g. telegram:123456", file=sys.stderr)
+        return EXIT_CONFIG
     clock = SystemClock()
     async with open_store(settings) as store:
         pairing = Pairing(SqliteAccessStore(store), clock)
         if command == "list":
-            print(listing_lines(*await pairing.listing(), clock.now()))
+            pending, approved = await pairing.listing()
+            hint = (
+                f"Revoke with: hearth pair revoke PLATFORM:USER_ID"
+                f" (e.g. {approved[0].platform}:{approved[0].user_id})"
+                if approved
+                else ""
+            )
+            print(listing_lines(pending, approved, clock.now(), hint))
             return 0
-        approval = await pairing.approve(code, "cli")
-    text = approval_text(approval, code, clock.now())
+        if person is not None:
+            return _revoked(await pairing.revoke(*person, "cli"), *person)
+        approval = await pairing.approve(argument, "cli")
+    text = approval_text(approval, argument, clock.now())
     if approval.status not in ("approved", "used"):
         print(f"hearth: {text}", file=sys.stderr)
         return 1
     print(text)
+    return 0
+
+
+def _revoked(revoked: ApprovedUser | None, platform: str, user_id: str) -> int:
+    text = revoke_text(revoked, platform, user_id)
+    if revoked is None:
+        print(f"hearth: {text}", file=sys.stderr)
+        return 1
+    print(text)
+    # The running service trusts its last look-up for a moment (a store read per message saved).
+    print(f"A running hearth stops answering them within {APPROVAL_RECHECK.total_seconds():g} s.")
     return 0
 
 

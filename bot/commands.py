@@ -4,7 +4,8 @@ Everyone: ``/new``, ``/model``, ``/stats`` (this thread; ``/stats me``: your own
 ``/compact``, ``/reset`` (your own conversations here), ``/memory`` (what the bot remembers
 about you here), ``/forget`` (one memory, or all of yours here), ``/help``. Admins
 (``access.admins``) also: ``/stats all``, ``/stats @user``, ``/reset @user`` (that user's conversations in this
-workspace) and ``/pair CODE`` (approve a pairing code; ``/pair`` lists the waiting ones).
+workspace), ``/pair CODE`` (approve a pairing code; ``/pair`` lists the waiting ones and the
+approved users) and ``/pair revoke USER_ID`` (withdraw an approval).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from agent.responder import Agent, UnknownModelError
 from bot.access import AccessRules
 from bot.compaction import Compactor
 from bot.limits import Limits
-from bot.pairing import APPROVED_NOTICE, Pairing, approval_text, listing_lines
+from bot.pairing import (
+    APPROVED_NOTICE,
+    Pairing,
+    approval_text,
+    listing_lines,
+    parse_person,
+    revoke_text,
+)
 from bot.recall import Recall
 from bot.sessions import SessionPool
 from bot.stats import StatsRow, summarize
@@ -40,7 +48,8 @@ HELP = """Commands:
 /reset: close your conversations here
 /memory: what I remember about you here; /forget <number> or /forget all deletes it
 /help: this list
-Admins: /stats all, /stats @user, /reset @user, /pair CODE (approve), /pair (list codes)"""
+Admins: /stats all, /stats @user, /reset @user, /pair CODE (approve), /pair (list codes and
+approved users), /pair revoke <user id> (withdraw an approval)"""
 
 COMMANDS = frozenset(
     {"new", "model", "stats", "compact", "reset", "pair", "memory", "forget", "help"}
@@ -237,8 +246,17 @@ class CommandHandler:
         if not tools.rules.is_admin(message):
             return ADMINS_ONLY
         if not argument:
-            return listing_lines(*await tools.pairing.listing(), tools.clock.now())
+            pending, approved = await tools.pairing.listing()
+            hint = "Revoke with: /pair revoke <user id>" if approved else ""
+            return listing_lines(pending, approved, tools.clock.now(), hint)
         by = f"{message.key.platform}:{message.author.id}"
+        verb, _, rest = argument.partition(" ")
+        if verb.lower() == "revoke":  # never a code: codes have no O
+            # A bare id is a user of the admin's platform; "slack:U123" names another one.
+            person = parse_person(user_reference(rest), message.key.platform)
+            if person is None:
+                return "Usage: /pair revoke <user id>; /pair lists the approved users."
+            return revoke_text(await tools.pairing.revoke(*person, by), *person)
         approval = await tools.pairing.approve(argument, by)
         text = approval_text(approval, argument, tools.clock.now())
         code = approval.code

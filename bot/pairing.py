@@ -3,7 +3,9 @@
 Codes are 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U), expire after
 ``access.pairing.code_ttl`` (1 h) and at most ``max_pending`` (3) wait per channel, so a crowd of
 strangers cannot flood the store or the admin. An admin approves with ``hearth pair approve CODE``
-or ``/pair CODE`` in a chat with the bot; approvals are stored and survive restarts.
+or ``/pair CODE`` in a chat with the bot; approvals are stored and survive restarts. An approval is
+withdrawn with ``hearth pair revoke PLATFORM:USER_ID`` or ``/pair revoke USER_ID``: the person is a
+stranger again, and their next DM gets a new code.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
 _SEPARATORS = re.compile(r"[\s\-_.]+")
 _MAX_DRAWS = 5  # a clash with a stored code is astronomically rare; a few redraws settle it
+
+APPROVAL_RECHECK = timedelta(seconds=10)
+"""How long a positive "is approved?" answer is trusted before the store is asked again.
+
+A revocation in this process takes effect at once; one by ``hearth pair revoke`` (another
+process) within this time. Asking the store on every message would add a database round trip to
+each DM of every paired user.
+"""
 
 PAIRING_FULL = (
     "Sorry, too many people are waiting for access to this bot right now. Please write again later."
@@ -57,27 +67,42 @@ APPROVED_NOTICE = "An admin approved your access. You can chat with me now."
 
 
 class Pairing:
-    """Issues codes, approves them, and answers "is this user admitted?" (cached once true)."""
+    """Issues codes, approves and revokes, and answers "is this user admitted?" (a "yes" is
+    trusted for :data:`APPROVAL_RECHECK`)."""
 
     def __init__(self, store: AccessStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._approved: set[tuple[str, str]] = set()
+        # (platform, user id) → when the store last said "approved". Bounded by the approved
+        # users who write; a revoked user's entry goes at the next look-up.
+        self._approved: dict[tuple[str, str], datetime] = {}
+        self._revoke_epoch = 0  # moves on each revocation; see is_approved
         # One request at a time: two quick messages from a stranger must not yield two codes.
         self._lock = asyncio.Lock()
         self.codes_issued = 0
         """Codes handed out (a metric)."""
         self.approvals = 0
         """Codes approved through this process (a metric; CLI approvals count in the CLI)."""
+        self.revocations = 0
+        """Approvals withdrawn through this process (a metric)."""
 
     async def is_approved(self, platform: str, user_id: str) -> bool:
-        """Whether the user was admitted; a positive answer is remembered (approvals are final)."""
-        if (platform, user_id) in self._approved:
+        """Whether the user is admitted; a "yes" is remembered for :data:`APPROVAL_RECHECK`."""
+        key = (platform, user_id)
+        now = self._clock.now()
+        checked = self._approved.get(key)
+        # A clock set back makes the age negative: ask the store rather than trust it longer.
+        if checked is not None and timedelta(0) <= now - checked < APPROVAL_RECHECK:
             return True
         # Not cached when false: `hearth pair approve` in another process may admit them any time.
+        epoch = self._revoke_epoch
         if await self._store.is_approved(platform, user_id):
-            self._approved.add((platform, user_id))
+            # A revocation that finished while the store was asked may not be in this answer:
+            # good enough for the message at hand, not to be remembered.
+            if epoch == self._revoke_epoch:
+                self._approved[key] = now
             return True
+        self._approved.pop(key, None)
         return False
 
     async def request(self, message: InboundMessage, settings: PairingSettings) -> str | None:
@@ -103,7 +128,7 @@ class Pairing:
         """Approve ``code`` (as typed) on behalf of ``by`` (``platform:user_id`` or ``cli``)."""
         approval = await self._store.approve(normalize_code(code), self._clock.now(), by)
         if approval.status == "approved" and approval.code is not None:
-            self._approved.add((approval.code.platform, approval.code.user_id))
+            self._approved[(approval.code.platform, approval.code.user_id)] = self._clock.now()
             self.approvals += 1
             log.info(
                 "pairing: %s user %s approved by %s",
@@ -112,6 +137,21 @@ class Pairing:
                 by,
             )
         return approval
+
+    async def revoke(self, platform: str, user_id: str, by: str) -> ApprovedUser | None:
+        """Withdraw the approval of ``platform`` user ``user_id`` on behalf of ``by``.
+
+        Returns:
+            The approval that was withdrawn, or None when the user was not approved by pairing
+            (people in ``allow_users`` or ``admins`` are let in by the config, not by pairing).
+        """
+        revoked = await self._store.revoke(platform, user_id)
+        self._approved.pop((platform, user_id), None)
+        self._revoke_epoch += 1
+        if revoked is not None:
+            self.revocations += 1
+            log.info("pairing: %s user %s revoked by %s", platform, user_id, by)
+        return revoked
 
     async def listing(self) -> tuple[list[PairingCode], list[ApprovedUser]]:
         """Pending codes and approved users."""
@@ -153,8 +193,35 @@ def approval_text(approval: Approval, code: str, now: datetime) -> str:
     return f"Approved {who}. They can chat now."
 
 
-def listing_lines(pending: list[PairingCode], approved: list[ApprovedUser], now: datetime) -> str:
-    """``hearth pair list`` / ``/pair``: waiting codes, then approved users."""
+def parse_person(text: str, platform: str = "") -> tuple[str, str] | None:
+    """``PLATFORM:USER_ID`` as ``(platform, user id)``; a bare id takes ``platform`` when given.
+
+    None when a part is missing (no id, or no platform and no default).
+    """
+    head, colon, tail = text.strip().partition(":")
+    found = (head, tail) if colon else (platform, head)
+    return found if all(found) else None
+
+
+def revoke_text(revoked: ApprovedUser | None, platform: str, user_id: str) -> str:
+    """What the revoking admin reads (in chat or from ``hearth pair revoke``)."""
+    if revoked is None:
+        return (
+            f"No {platform} user {user_id} is approved by pairing; see the list of approved users. "
+            "People in allow_users or admins are let in by the config: remove them there."
+        )
+    return (
+        f"Revoked {platform} user {user_id} ({revoked.user_name or 'no name'}), approved by "
+        f"{revoked.approved_by} at {revoked.approved_at.isoformat(timespec='minutes')}. "
+        "They are a stranger again: under dm: pairing their next DM gets a new code."
+    )
+
+
+def listing_lines(
+    pending: list[PairingCode], approved: list[ApprovedUser], now: datetime, revoke_hint: str = ""
+) -> str:
+    """``hearth pair list`` / ``/pair``: waiting codes, then approved users, then ``revoke_hint``
+    (how to withdraw an approval, when there is one to withdraw)."""
     lines: list[str] = []
     if pending:
         lines.append("Waiting for approval:")
@@ -173,6 +240,10 @@ def listing_lines(pending: list[PairingCode], approved: list[ApprovedUser], now:
                 f"  {user.platform} user {user.user_id} ({user.user_name or 'no name'}),"
                 f" by {user.approved_by} at {user.approved_at.isoformat(timespec='minutes')}"
             )
+        if revoke_hint:
+            lines.append(revoke_hint)
+    else:
+        lines.append("No users are approved by pairing.")
     return "\n".join(lines)
 
 

@@ -7,8 +7,10 @@ SQLite implementation shares the store's connection (and its write lock), so the
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal, Protocol
 
 from bot.store.sqlite import SqliteStore
@@ -90,6 +92,13 @@ class AccessStore(Protocol):
 
     async def approve(self, code: str, now: datetime, by: str) -> Approval:
         """Admit the user of ``code`` if it is known, unused and not expired at ``now``."""
+        ...
+
+    async def revoke(self, platform: str, user_id: str) -> ApprovedUser | None:
+        """Withdraw the user's approval; the approval that was removed, or None if there was none.
+
+        Their used codes stay (they cannot be approved twice); their next DM gets a new code.
+        """
         ...
 
     async def pairing(self, now: datetime) -> tuple[list[PairingCode], list[ApprovedUser]]:
@@ -192,6 +201,10 @@ class SqliteAccessStore:
             )
         return Approval("approved", found)
 
+    async def revoke(self, platform: str, user_id: str) -> ApprovedUser | None:
+        """See :meth:`AccessStore.revoke`."""
+        return await self._store.write(partial(_revoke, platform=platform, user_id=user_id))
+
     async def pairing(self, now: datetime) -> tuple[list[PairingCode], list[ApprovedUser]]:
         """See :meth:`AccessStore.pairing`."""
         async with self._store.db.execute(
@@ -201,13 +214,9 @@ class SqliteAccessStore:
         ) as cursor:
             pending = [_code_from_row(tuple(r)) for r in await cursor.fetchall()]
         async with self._store.db.execute(
-            "SELECT platform, user_id, user_name, approved_at, approved_by FROM approved_users"
-            " ORDER BY approved_at"
+            f"SELECT {_APPROVED_COLUMNS} FROM approved_users ORDER BY approved_at"
         ) as cursor:
-            approved = [
-                ApprovedUser(str(r[0]), str(r[1]), str(r[2]), _time(r[3]), str(r[4]))
-                for r in await cursor.fetchall()
-            ]
+            approved = [_approved_from_row(tuple(r)) for r in await cursor.fetchall()]
         return pending, approved
 
     async def notice_once(self, subject: str, reason: str, now: datetime) -> bool:
@@ -256,6 +265,7 @@ _TOKENS_SINCE = (
     f" (SELECT {_BUDGET_TOKENS} FROM turns WHERE platform = ? AND workspace = ? AND created_at >= ?)"
 )
 _CODE_COLUMNS = "code, platform, user_id, user_name, chat_key, created_at, expires_at, used_at"
+_APPROVED_COLUMNS = "platform, user_id, user_name, approved_at, approved_by"
 
 SqlValue = str | int | float | None
 
@@ -267,6 +277,19 @@ def _iso(moment: datetime) -> str:
 
 def _time(value: SqlValue) -> datetime:
     return datetime.fromisoformat(str(value))
+
+
+def _revoke(conn: sqlite3.Connection, *, platform: str, user_id: str) -> ApprovedUser | None:
+    # fetchall: a RETURNING statement must run to its end before the transaction commits.
+    rows = conn.execute(
+        f"DELETE FROM approved_users WHERE platform = ? AND user_id = ? RETURNING {_APPROVED_COLUMNS}",
+        (platform, user_id),
+    ).fetchall()
+    return _approved_from_row(tuple(rows[0])) if rows else None
+
+
+def _approved_from_row(row: tuple[SqlValue, ...]) -> ApprovedUser:
+    return ApprovedUser(str(row[0]), str(row[1]), str(row[2]), _time(row[3]), str(row[4]))
 
 
 def _code_from_row(row: tuple[SqlValue, ...]) -> PairingCode:
