@@ -32,7 +32,6 @@ from config.settings import parse_settings
 from tests.fakes.latency import LatencyModel
 
 MODEL = "claude-bench"
-DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 SONNET_PRICE = {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75}
 NO_LIMIT = 10**12
 """Limits high enough never to refuse, so that their checks still run on every message."""
@@ -124,7 +123,6 @@ async def running(settings: Settings, channel: BenchChannel) -> AsyncIterator[Ru
                 yield runtime
             finally:
                 gc.unfreeze()  # the next run in this process starts from a plain heap
-                gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
 
 
 async def stored_turns(settings: Settings) -> list[TurnRecord]:

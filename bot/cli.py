@@ -310,15 +310,8 @@ def _run(settings: Settings, *, verbose: bool) -> int:
     return asyncio.run(_serve(settings, channels))
 
 
-GC_THRESHOLDS = (20_000, 20, 10)
-"""Young-generation collections every 20,000 allocations rather than 700: a turn allocates
-thousands of short-lived objects, and fewer, larger collections cost less time in total and
-stop fewer replies (p99 overhead at 100 threads ~10 → ~8.5 ms in docs/PERFORMANCE.md)."""
-
-
 def settle_heap() -> None:
-    """Move everything alive after start-up out of the garbage collector's sight, and collect the
-    young generation less often.
+    """Move everything alive after start-up out of the garbage collector's sight.
 
     The SDKs, their models and the service's own structures live as long as the process; a full
     collection walks them all (~160 ms on the reference machine), stopping every reply, each time
@@ -326,7 +319,6 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _serve(settings: Settings, channels: list[Channel]) -> int:
