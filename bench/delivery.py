@@ -15,7 +15,7 @@ The platform fakes run in this process (each call is one small request; the roun
 the number and is tens of milliseconds against the real platforms); the model fake runs in its
 own process, as everywhere.
 
-``python -m bench.delivery [--turns 8] [--quick]``
+``python -m bench.delivery [--turns 20] [--quick]``
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--turns", type=int, default=8, help="turns per mode")
+    parser.add_argument("--turns", type=int, default=20, help="turns per mode")
     parser.add_argument(
         "--modes", nargs="+", default=[m.name for m in MODES], choices=[m.name for m in MODES]
     )
