@@ -182,7 +182,7 @@ class RequestEncoder:
         if entry is not None and entry[0] is request.tools:
             self._heads.move_to_end(key)
             return entry[1]
-        head = render_request(request)
+        head = _render_head(request)
         text = f'"system":{_dumps(head["system"])},'
         if "tools" in head:
             text += f'"tools":{_dumps(head["tools"])},'
@@ -192,30 +192,35 @@ class RequestEncoder:
         return text
 
 
-def render_request(request: ModelRequest, *, head: bool = True) -> dict[str, Any]:
-    """The parameters of a Messages call for ``request``, cache breakpoints placed (without
-    the system block and tools when ``head`` is false)."""
+def render_request(request: ModelRequest) -> dict[str, Any]:
+    """The parameters of a Messages call for ``request``, cache breakpoints placed."""
     cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
     messages = [_render_message(m) for m in request.messages]
-    # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the system
-    # breakpoint below makes three, under the API's limit of four.
+    # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the one at
+    # the end of the system block makes three, under the API's limit of four.
     for index in {len(messages) - 2, len(messages) - 1}:
         if index >= 0 and messages[index]["content"]:
             messages[index]["content"][-1]["cache_control"] = cache_control
-    params: dict[str, Any] = {
+    return {
         "model": request.model,
         "max_tokens": request.max_output_tokens,
+        **_render_head(request),
         "messages": messages,
     }
-    if not head:
-        return params
-    params["system"] = [{"type": "text", "text": request.system, "cache_control": cache_control}]
+
+
+def _render_head(request: ModelRequest) -> dict[str, Any]:
+    """The system block (with its cache breakpoint) and the tool definitions."""
+    cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+    head: dict[str, Any] = {
+        "system": [{"type": "text", "text": request.system, "cache_control": cache_control}]
+    }
     if request.tools:
-        params["tools"] = [
+        head["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.canonical_schema()}
             for t in request.tools
         ]
-    return params
+    return head
 
 
 def _render_message(message: ChatMessage) -> dict[str, Any]:
