@@ -148,7 +148,7 @@ class RequestEncoder:
         parts = [self._message(m) for m in messages]
         mark = self._marks.get(request.cache_ttl)
         if mark is None:
-            cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+            cache_control = _cache_control(request)
             mark = self._marks[request.cache_ttl] = f',"cache_control":{_dumps(cache_control)}'
         # The breakpoints of render_request: the last key of the last content block of the
         # last two messages, i.e. just before the closing ``}]}``. A message without content
@@ -194,7 +194,7 @@ class RequestEncoder:
 
 def render_request(request: ModelRequest) -> dict[str, Any]:
     """The parameters of a Messages call for ``request``, cache breakpoints placed."""
-    cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+    cache_control = _cache_control(request)
     messages = [_render_message(m) for m in request.messages]
     # Breakpoints on the last prior message and on the new message (DESIGN.md §5); the one at
     # the end of the system block makes three, under the API's limit of four.
@@ -209,9 +209,14 @@ def render_request(request: ModelRequest) -> dict[str, Any]:
     }
 
 
+def _cache_control(request: ModelRequest) -> dict[str, str]:
+    """A cache breakpoint with the request's lifetime."""
+    return {"type": "ephemeral", "ttl": request.cache_ttl}
+
+
 def _render_head(request: ModelRequest) -> dict[str, Any]:
     """The system block (with its cache breakpoint) and the tool definitions."""
-    cache_control = {"type": "ephemeral", "ttl": request.cache_ttl}
+    cache_control = _cache_control(request)
     head: dict[str, Any] = {
         "system": [{"type": "text", "text": request.system, "cache_control": cache_control}]
     }
