@@ -5,6 +5,7 @@ with the tag that matches it to a turn."""
 from __future__ import annotations
 
 import math
+import time
 
 import anthropic
 import openai
@@ -100,3 +101,49 @@ async def test_openai_cached_prefix_shortens_the_simulated_first_token() -> None
     assert [c.label for c in calls] == ["[o1#1]", "[o1#2]"]
     assert calls[0].cached_tokens == 0 and calls[1].cached_tokens >= 1024
     assert calls[1].first_token_s < calls[0].first_token_s
+
+
+async def test_anthropic_headers_and_message_start_come_before_the_first_token_wait() -> None:
+    # As from the API: the response opens at once, the content comes after the prefill.
+    slow = LatencyModel(base_s=0.2)
+    async with FakeAnthropic() as fake:
+        fake.latency = SimulatedLatency(slow)
+        fake.script(Reply(Text("[h1#1] answer", chunks=2)))
+        async with (
+            anthropic.AsyncAnthropic(api_key="x", base_url=fake.url, max_retries=0) as client,
+            client.messages.with_streaming_response.create(
+                model="claude-fake",
+                max_tokens=64,
+                messages=anthropic_messages("[h1#1] hello"),
+                stream=True,
+            ) as response,
+        ):
+            opened_ns = time.perf_counter_ns()
+            lines = response.iter_lines()
+            first_line = await anext(lines)
+            first_event_ns = time.perf_counter_ns()
+            rest = [line async for line in lines]
+    (call,) = fake.latency.take_calls()
+    assert first_line == "event: message_start"
+    assert opened_ns < first_event_ns < call.until_ns  # both before the wait ended
+    assert call.emitted_ns >= call.until_ns  # the first delta after it
+    assert any("text_delta" in line for line in rest)
+
+
+async def test_openai_headers_come_before_the_first_token_wait() -> None:
+    slow = LatencyModel(base_s=0.2)
+    async with FakeOpenAI() as fake:
+        fake.latency = SimulatedLatency(slow)
+        async with (
+            openai.AsyncOpenAI(api_key="x", base_url=f"{fake.url}/v1", max_retries=0) as client,
+            client.chat.completions.with_streaming_response.create(
+                model="gpt-fake",
+                messages=[{"role": "user", "content": "[o2#1] hello"}],
+                stream=True,
+            ) as response,
+        ):
+            opened_ns = time.perf_counter_ns()
+            lines = [line async for line in response.iter_lines() if line]
+    (call,) = fake.latency.take_calls()
+    assert opened_ns < call.until_ns <= call.emitted_ns
+    assert lines[-1] == "data: [DONE]"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import AnthropicPromptCache, PromptBlock, breakpoint_positions, render_blocks
-from .latency import SimulatedCall, SimulatedLatency, mark_emitted
+from .latency import Prefill, SimulatedLatency, mark_emitted
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -123,20 +124,25 @@ class FakeAnthropic(ScriptedFake):
             return self._error(item.status, item.type, item.message, item.headers())
         model = str(body["model"])
         usage: dict[str, Any] = self._cache.account(model, render_blocks(body)).as_dict()
-        timed = None
+        prefill = None
         if self.latency is not None:  # prefill: cache writes cost as much as plain input
             uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
-            timed = await self.latency.first_token(
-                body, uncached=uncached, cached=usage["cache_read_input_tokens"]
+            prefill = partial(
+                self.latency.first_token,
+                body,
+                uncached=uncached,
+                cached=usage["cache_read_input_tokens"],
             )
         if not body.get("stream"):
+            if prefill is not None:
+                await prefill()
             if isinstance(item, StreamError):
                 return self._error(ERROR_STATUS.get(item.type, 500), item.type, item.message)
             await item.emulate_latency()
             usage["output_tokens"] = item.output_tokens()
             self.usages.append(usage)
             return json_response(self._message(model, item, usage), headers=self._headers())
-        return await self._stream(request, model, item, usage, timed=timed)
+        return await self._stream(request, model, item, usage, prefill=prefill)
 
     # -- rendering ----------------------------------------------------------------
 
@@ -195,8 +201,10 @@ class FakeAnthropic(ScriptedFake):
         item: Reply | StreamError,
         usage: dict[str, Any],
         *,
-        timed: SimulatedCall | None = None,
+        prefill: Prefill | None = None,
     ) -> web.StreamResponse:
+        """The answer as an event stream. Like the API, the headers and ``message_start`` leave
+        at once and the simulated time to first token (``prefill``) passes before the content."""
         response = web.StreamResponse(headers={**self._headers(), "cache-control": "no-cache"})
         response.content_type = "text/event-stream"
         await response.prepare(request)
@@ -217,6 +225,7 @@ class FakeAnthropic(ScriptedFake):
             "usage": usage | {"output_tokens": 1},
         }
         await send("message_start", {"type": "message_start", "message": start})
+        timed = None if prefill is None else await prefill()
         parts = item.parts if isinstance(item, Reply) else (item.after,)
         if not parts:
             await send("ping", {"type": "ping"})

@@ -27,6 +27,7 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -121,6 +122,10 @@ def mark_emitted(call: SimulatedCall | None) -> None:
     """Note that the first content delta of ``call``'s answer was written (once)."""
     if call is not None and not call.emitted_ns:
         call.emitted_ns = time.perf_counter_ns()
+
+
+Prefill = Callable[[], Awaitable[SimulatedCall]]
+"""A model fake's wait for the first token of one call (bound to its prompt and usage)."""
 
 
 class SimulatedLatency:

@@ -15,13 +15,14 @@ import json
 import re
 import struct
 import time
+from functools import partial
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from .base import RecordedRequest, json_response, recorded
 from .cache import OpenAIPrefixCache, render_prompt
-from .latency import SimulatedCall, SimulatedLatency, mark_emitted
+from .latency import Prefill, SimulatedLatency, mark_emitted
 from .script import ApiError, Reply, StreamError, Text, ToolCall, estimate_tokens
 from .scripted import ERROR_STATUS, ScriptedFake
 
@@ -143,10 +144,10 @@ class FakeOpenAI(ScriptedFake):
         prompt = render_prompt(body)
         prompt_tokens = estimate_tokens(len(prompt))
         cached = self._cache.account(model, prompt)
-        timed = None
+        prefill = None
         if self.latency is not None:
-            timed = await self.latency.first_token(
-                body, uncached=prompt_tokens - cached, cached=cached
+            prefill = partial(
+                self.latency.first_token, body, uncached=prompt_tokens - cached, cached=cached
             )
         completion = (
             item.output_tokens()
@@ -162,7 +163,9 @@ class FakeOpenAI(ScriptedFake):
         }
         self.usages.append(usage)
         if body.get("stream"):
-            return await self._stream(request, body, model, item, usage, timed=timed)
+            return await self._stream(request, body, model, item, usage, prefill=prefill)
+        if prefill is not None:
+            await prefill()
         if isinstance(item, StreamError):
             return json_response(
                 _error_body(item.type, item.message), ERROR_STATUS.get(item.type, 500)
@@ -224,11 +227,14 @@ class FakeOpenAI(ScriptedFake):
         item: Reply | StreamError,
         usage: dict[str, Any],
         *,
-        timed: SimulatedCall | None = None,
+        prefill: Prefill | None = None,
     ) -> web.StreamResponse:
+        """The answer as server-sent chunks. Like the API, the headers leave at once and the
+        simulated time to first token (``prefill``) passes before the first chunk."""
         response = web.StreamResponse(headers={**self._headers(), "cache-control": "no-cache"})
         response.content_type = "text/event-stream"
         await response.prepare(request)
+        timed = None if prefill is None else await prefill()
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         base = {
