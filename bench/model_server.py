@@ -57,6 +57,63 @@ class ReplyShape:
         return Reply(Text(text, chunks=max(1, math.ceil(len(text) / self.delta_chars))))
 
 
+class _Stamping(asyncio.Protocol):
+    """An HTTP server connection (``inner``) that notes when each request's first bytes are read.
+
+    A request's stamp is taken once its body has been read in full (:meth:`Control.stamping`), so
+    the next bytes on the connection begin the next request.
+    """
+
+    def __init__(self, inner: asyncio.Protocol, first: dict[asyncio.BaseTransport, int]) -> None:
+        self._inner = inner
+        self._first = first
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._first.setdefault(self._transport, time.perf_counter_ns())
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._first.pop(self._transport, None)
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+class StampingSite(web.TCPSite):
+    """``127.0.0.1`` on an OS-assigned port, each connection wrapped in :class:`_Stamping`.
+
+    :meth:`web.TCPSite.start` with the protocol factory wrapped (its attributes are aiohttp's).
+    """
+
+    def __init__(self, runner: web.AppRunner, first: dict[asyncio.BaseTransport, int]) -> None:
+        super().__init__(runner, "127.0.0.1", 0)
+        self._first = first
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        first = self._first
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Stamping(server(), first), self._host, self._port
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
 @dataclass
 class Control:
     """What both fakes of the process share: the simulated provider and the reply shape."""
@@ -65,14 +122,25 @@ class Control:
     shape: ReplyShape = field(default_factory=ReplyShape)
     arrivals: dict[str, int] = field(default_factory=dict)
     """``perf_counter_ns()`` when each labelled model request reached the fake."""
+    first_bytes: dict[asyncio.BaseTransport, int] = field(default_factory=dict)
+    """Per connection, when this process read the first bytes of its current request."""
+
+    def site(self, runner: web.AppRunner) -> web.BaseSite:
+        """A listening site whose connections note when requests arrive."""
+        return StampingSite(runner, self.first_bytes)
 
     def stamping(self, inner: Middleware) -> Middleware:
-        """``inner`` behind a middleware that notes when a request's headers arrived, before
-        its body is read: the provider's time starts there."""
+        """``inner`` behind a middleware that notes when a request arrived: when this process
+        read its first bytes. The provider's time starts there; everything this process does
+        with the request from then on (the HTTP server's parsing included) is the provider's."""
 
         @web.middleware
         async def stamp(request: web.Request, handler: Handler) -> web.StreamResponse:
-            request[ARRIVED] = time.perf_counter_ns()
+            await request.read()  # all of it: the connection's next bytes are the next request
+            first = (
+                None if request.transport is None else self.first_bytes.pop(request.transport, None)
+            )
+            request[ARRIVED] = first or time.perf_counter_ns()
             return await inner(request, handler)
 
         return stamp
@@ -142,6 +210,9 @@ class BenchAnthropic(FakeAnthropic):
     def _make_middleware(self) -> Middleware:
         return self._control.stamping(super()._make_middleware())
 
+    def _site(self, runner: web.AppRunner) -> web.BaseSite:
+        return self._control.site(runner)
+
     def next_script(self, body: dict[str, Any]) -> Script:
         # Nothing reads the recorded requests here; dropping them keeps a soak's fake flat.
         self.requests.clear()
@@ -162,6 +233,9 @@ class BenchOpenAI(FakeOpenAI):
 
     def _make_middleware(self) -> Middleware:
         return self._control.stamping(super()._make_middleware())
+
+    def _site(self, runner: web.AppRunner) -> web.BaseSite:
+        return self._control.site(runner)
 
     def next_script(self, body: dict[str, Any]) -> Script:
         self.requests.clear()

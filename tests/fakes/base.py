@@ -111,7 +111,7 @@ class FakeServer:
         app.add_routes(self.routes())
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = self._site(runner)
         try:
             await site.start()
         except BaseException:
@@ -121,6 +121,10 @@ class FakeServer:
         host, port = runner.addresses[0][:2]
         self._url = f"http://{host}:{port}"
         return self
+
+    def _site(self, runner: web.AppRunner) -> web.BaseSite:
+        """Where the app listens: ``127.0.0.1`` on an OS-assigned port."""
+        return web.TCPSite(runner, "127.0.0.1", 0)
 
     async def close(self) -> None:
         """Stop the server; raise if any handler failed unexpectedly."""
