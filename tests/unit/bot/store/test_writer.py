@@ -248,7 +248,7 @@ async def test_a_writer_that_cannot_open_its_database_says_so_and_leaves_no_thre
     writer = SqliteWriter(tmp_path, busy_timeout_ms=10)  # a directory is no database file
     with pytest.raises(sqlite3.OperationalError):
         await writer.start()
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) <= before  # no new thread (others may have ended)
     with pytest.raises(WriterClosedError):
         await writer.run(lambda c: None)
     await writer.close()  # nothing to close: no error
