@@ -27,7 +27,7 @@ from bot.memory import MemoryExtractor
 from bot.metrics import Metrics
 from bot.pairing import Pairing
 from bot.pipeline import DurableDedupe, ignore_bots
-from bot.recall import Recall
+from bot.recall import Recall, RecallAhead
 from bot.recovery import Recovery
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -37,7 +37,7 @@ from bot.store.base import Store, TurnRecord
 from bot.store.sqlite import SqliteStore
 from bot.toolbox import Tooling
 from bot.turns import TurnRunner
-from channels.base import Channel
+from channels.base import Channel, InboundMessage
 from config import Settings
 
 
@@ -149,9 +149,20 @@ def build_runtime(
         ),
         recall=recall,
     )
-    return Runtime(
+    runtime: Runtime | None = None  # asked about lanes by the recall ahead; built just below
+
+    def starts_at_once(message: InboundMessage) -> bool:
+        return runtime is not None and runtime.starts_at_once(message)
+
+    runtime = Runtime(
         channels=channels,
-        middlewares=[ignore_bots, access.gate, DurableDedupe(inbox), access.limits],
+        middlewares=[
+            ignore_bots,
+            access.gate,
+            RecallAhead(recall, starts_at_once),
+            DurableDedupe(inbox),
+            access.limits,
+        ],
         turns=turns,
         commands=commands,
         pool=pool,
@@ -166,6 +177,7 @@ def build_runtime(
         ),
         lane_queue=settings.sessions.lane_queue,
     )
+    return runtime
 
 
 def build_heartbeat(settings: Settings, runtime: Runtime, store: Store, clock: Clock) -> Heartbeat:

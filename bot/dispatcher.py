@@ -86,6 +86,10 @@ class Dispatcher:
         """Lanes with a worker (a turn running or waiting)."""
         return len(self._lanes)
 
+    def idle(self, key: SessionKey) -> bool:
+        """No turn of session ``key`` runs or waits: a message for it would start one at once."""
+        return key not in self._lanes
+
     @property
     def queue_depth(self) -> int:
         """Messages waiting for their lane."""

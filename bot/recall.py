@@ -8,8 +8,11 @@ embeddings endpoint costs the turn its memories, never its answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 
 from agent.clock import Clock
 from agent.memory import HybridMemories, Memory, Owner
@@ -20,6 +23,9 @@ from channels.base import InboundMessage
 log = logging.getLogger(__name__)
 
 LISTED = 20
+AHEAD_KEPT = 1024
+"""Recalls started ahead of their turns kept at most (a message refused or dropped after its
+recall started never collects it; the oldest such is let go)."""
 FORGET_USAGE = (
     "/forget <number> deletes one memory (the numbers are in /memory); "
     "/forget all deletes everything I remember about you here."
@@ -49,6 +55,7 @@ class Recall:
     def __init__(self, memories: HybridMemories, clock: Clock) -> None:
         self._memories = memories
         self._clock = clock
+        self._ahead: OrderedDict[tuple[str, str], asyncio.Task[list[str]]] = OrderedDict()
 
     @property
     def memories(self) -> HybridMemories:
@@ -68,6 +75,33 @@ class Recall:
             )
             return []
         return [prompt_line(memory) for memory in found]
+
+    def start_ahead(self, message: InboundMessage) -> None:
+        """Start recalling for ``message`` now, for a turn that will answer it alone
+        (:meth:`for_messages` collects it)."""
+        if not self._memories.settings.recall:
+            return
+        task = asyncio.create_task(
+            self.for_turn(context_of(message), message.text), name=f"recall {message.key}"
+        )
+        task.add_done_callback(_retrieved)
+        self._ahead[_ahead_key(message)] = task
+        if len(self._ahead) > AHEAD_KEPT:
+            _key, oldest = self._ahead.popitem(last=False)
+            oldest.cancel()
+
+    async def for_messages(
+        self, batch: Sequence[InboundMessage], context: ToolContext, text: str
+    ) -> list[str]:
+        """:meth:`for_turn` for a turn answering ``batch`` with ``text``: the recall started
+        ahead for it when it is one message, else a new one."""
+        tasks = [self._ahead.pop(_ahead_key(m), None) for m in batch]
+        if len(batch) == 1 and tasks[0] is not None:
+            return await tasks[0]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        return await self.for_turn(context, text)
 
     async def listing(self, message: InboundMessage) -> str:
         """``/memory``: what the bot remembers about the writer in this workspace."""
@@ -95,3 +129,34 @@ class Recall:
         if await self._memories.delete(int(choice), writable_owners(context)):
             return f"Forgot #{choice}."
         return f"There is no memory #{choice} that you may delete here."
+
+
+class RecallAhead:
+    """Middleware: start the memory recall of a message that will start its turn at once, so
+    that the query runs while the rest of the intake (the inbox insert) does.
+
+    A message for a busy lane waits for the turn before it, which may save a memory it should
+    see; commands recall nothing. ``starts_at_once`` tells those apart.
+    """
+
+    def __init__(self, recall: Recall, starts_at_once: Callable[[InboundMessage], bool]) -> None:
+        self._recall = recall
+        self._starts_at_once = starts_at_once
+
+    async def __call__(
+        self, message: InboundMessage, call_next: Callable[[InboundMessage], Awaitable[None]]
+    ) -> None:
+        """Start the recall if the message starts a turn at once, then pass it on."""
+        if self._starts_at_once(message):
+            self._recall.start_ahead(message)
+        await call_next(message)
+
+
+def _ahead_key(message: InboundMessage) -> tuple[str, str]:
+    return str(message.key), message.message_id
+
+
+def _retrieved(task: asyncio.Task[list[str]]) -> None:
+    """Collect the outcome of a recall started ahead that its turn may never await."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("memory recall ahead of a turn failed: %r", exc)

@@ -141,6 +141,15 @@ class Runtime:
         finally:
             self.dispatcher.release()
 
+    def starts_at_once(self, message: InboundMessage) -> bool:
+        """Whether ``message``, handed over now, would start a turn at once and alone: intake
+        open, not a command, its lane idle."""
+        return (
+            self._accepting
+            and parse_command(message.text) is None
+            and self.dispatcher.idle(message.key)
+        )
+
     async def intake(self, message: InboundMessage) -> None:
         """Entry point for adapters: one normalized message."""
         self._last_inbound[message.key.platform] = self._monotonic()

@@ -133,7 +133,7 @@ class TurnRunner:
             user_id=message.author.id,
             turn_id=turn_id,
         )
-        sent = await self._user_message(message.author, text, tool_context)
+        sent = await self._user_message(batch, text, tool_context)
         turn = TurnInput(
             conversation_id=session.id,
             transcript=session.transcript,
@@ -206,11 +206,14 @@ class TurnRunner:
             state.tracker = self._ledger.track(state.id, batch)
             stream.report_to(state.tracker)
 
-    async def _user_message(self, author: Author, text: str, context: ToolContext) -> ChatMessage:
+    async def _user_message(
+        self, batch: list[InboundMessage], text: str, context: ToolContext
+    ) -> ChatMessage:
         """What the person wrote, then the volatile context: the time, the chat metadata and the
         long-term memories recalled for it (all after the cached prefix)."""
+        author = batch[-1].author
         metadata = {"channel": context.platform, "author": author.name or author.id}
-        memories = await self._recall.for_turn(context, text) if self._recall else []
+        memories = await self._recall.for_messages(batch, context, text) if self._recall else []
         return user_message(text, self._clock.now(), metadata, memories)
 
     def _price(self, state: _Turn) -> Price:

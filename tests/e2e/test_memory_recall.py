@@ -4,12 +4,15 @@ prefix stays byte-stable while the recalled memories change; ``/memory`` and ``/
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+from bot.wiring import open_runtime
+from channels.slack import SlackChannel
 from tests.e2e.slack_support import answered, running
 from tests.e2e.test_console_session import anthropic_provider, openai_provider
 from tests.fakes.anthropic import FakeAnthropic
@@ -17,7 +20,7 @@ from tests.fakes.base import RecordedRequest
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.script import Reply, Text, ToolCall
 from tests.fakes.slack import CHANNEL_ID, DM_CHANNEL_ID, TEAM_ID, USER_ID, FakeSlack
-from tests.harness import console_chat, settings_for, stored_turns, wait_until
+from tests.harness import SteppingClock, console_chat, settings_for, stored_turns, wait_until
 
 MEMORY_BLOCK = re.compile(r'<untrusted source="recalled memories">\n(.*?)\n</untrusted>', re.DOTALL)
 FACT = "Alice's favourite tea is sencha"
@@ -176,3 +179,33 @@ async def test_memory_and_forget_commands(tmp_path: Path) -> None:
     assert forgot_all.startswith("Forgot 1 memory about you here.")
     assert empty.startswith("I don't remember anything")
     assert len(model.chat_requests()) == 3  # commands never reach the model
+
+
+async def test_a_message_waiting_behind_a_turn_recalls_what_that_turn_saved(
+    tmp_path: Path,
+) -> None:
+    # A message for an idle lane is recalled for while the inbox stores it (bot/recall.py); one
+    # that waits behind a turn is recalled for only when its own turn starts.
+    gate = asyncio.Event()
+    async with FakeAnthropic() as model, FakeSlack() as slack:
+        settings = settings_for(
+            tmp_path, anthropic_provider(model), channels={"slack": slack.channel_config()}
+        )
+        model.script(
+            Reply(Text("Let me note that.", gate=gate), ToolCall("remember", {"content": FACT})),
+            Reply(Text("Noted.")),
+            Reply(Text("Sencha.")),
+        )
+        assert settings.channels.slack is not None
+        channel = SlackChannel(settings.channels.slack)
+        async with open_runtime(settings, [channel], clock=SteppingClock()) as runtime:
+            told = await slack.user_message("my favourite tea is sencha", mention=True)
+            await wait_until(lambda: len(model.chat_requests()) == 1)  # the model is answering
+            await slack.user_message("which tea is my favourite?", thread_ts=told.ts)
+            await wait_until(lambda: runtime.queue_depth == 1)  # it waits in the lane
+            gate.set()  # the first turn goes on: it saves the fact, then answers
+            await wait_until(lambda: answered(slack, CHANNEL_ID, told.ts, 2))
+    first, _tool_round, waiting = model.chat_requests()
+    assert recalled(first) == []
+    [line] = recalled(waiting)
+    assert line.endswith(f"(user) {FACT}")

@@ -149,3 +149,16 @@ async def test_close_cancels_turns_that_outlive_the_grace_period() -> None:
     await wait_until(lambda: recorder.started == [["stuck"]])
     await lanes.aclose(grace_s=0.01)
     assert recorder.cancelled == [["stuck"]]
+
+
+async def test_a_lane_is_idle_until_a_message_arrives_and_again_when_its_turns_end() -> None:
+    recorder = Recorder()
+    lanes = dispatcher(recorder, "collect")
+    key = message("1", "a").key
+    assert lanes.idle(key)
+    await lanes.submit(message("1", "a"))
+    assert not lanes.idle(key)  # a turn starts: the next message would wait for it
+    assert lanes.idle(message("2", "x").key)  # other sessions are not concerned
+    recorder.release.set()
+    await wait_until(lambda: lanes.active_lanes == 0)
+    assert lanes.idle(key)

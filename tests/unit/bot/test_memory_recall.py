@@ -7,14 +7,15 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agent.memory import HybridMemories, NewMemory
+from agent.memory import HybridMemories, Memory, NewMemory
 from agent.messages import TextBlock
 from agent.prompt import user_message
 from agent.tools.context import ToolContext
-from bot.recall import Recall, context_of
+from bot.recall import Recall, RecallAhead, context_of
 from bot.store.memories import SqliteMemories
 from bot.store.sqlite import SqliteStore
 from channels.base import Author, InboundMessage, SessionKey
@@ -88,3 +89,76 @@ def test_a_command_sees_the_owners_of_its_writer() -> None:
         "telegram:bot7:-100",
         "telegram:bot7",
     )
+
+
+def alice_says(text: str, ident: str = "m1") -> InboundMessage:
+    return InboundMessage(
+        SessionKey("slack", "T1", "C1", "1.0"), ident, Author("U1", "Alice"), text, received_ns=0
+    )
+
+
+class CountingMemories(HybridMemories):
+    """The hybrid search, counting its recalls."""
+
+    recalls = 0
+
+    async def recall(self, *args: Any, **kwargs: Any) -> list[Memory]:
+        self.recalls += 1
+        return await super().recall(*args, **kwargs)
+
+
+async def counting_recall(store: SqliteStore) -> tuple[Recall, CountingMemories]:
+    repository = SqliteMemories(store)
+    await repository.prepare()
+    memories = CountingMemories(repository, MemorySettings())
+    await memories.add(NewMemory("user", ALICE.user_owner, "Alice takes her tea black", "s0", NOW))
+    return Recall(memories, SteppingClock()), memories
+
+
+async def test_a_recall_started_ahead_is_the_one_its_turn_uses(store: SqliteStore) -> None:
+    recall, memories = await counting_recall(store)
+    message = alice_says("how do I take my tea?")
+    recall.start_ahead(message)
+    lines = await recall.for_messages([message], ALICE, message.text)
+    assert [line.split(" ", 1)[1] for line in lines] == ["(user) Alice takes her tea black"]
+    assert memories.recalls == 1
+    # Collected once: the next turn for the same message id recalls anew.
+    assert await recall.for_messages([message], ALICE, message.text) == lines
+    assert memories.recalls == 2
+
+
+async def test_a_batch_of_several_messages_recalls_for_their_joint_text(
+    store: SqliteStore,
+) -> None:
+    recall, memories = await counting_recall(store)
+    first, second = alice_says("hello", "m1"), alice_says("how do I take my tea?", "m2")
+    recall.start_ahead(first)
+    lines = await recall.for_messages([first, second], ALICE, "hello\n\nhow do I take my tea?")
+    assert [line.split(" ", 1)[1] for line in lines] == ["(user) Alice takes her tea black"]
+    before = memories.recalls  # 1 or 2: the recall ahead of "hello" alone was dropped
+    assert await recall.for_messages([first], ALICE, "hello") == []
+    assert memories.recalls == before + 1  # nothing was left ahead for "hello"
+
+
+async def test_the_middleware_recalls_ahead_only_for_turns_that_start_at_once(
+    store: SqliteStore,
+) -> None:
+    recall, memories = await counting_recall(store)
+    passed: list[str] = []
+
+    async def endpoint(message: InboundMessage) -> None:
+        passed.append(message.message_id)
+
+    ahead = RecallAhead(recall, lambda m: m.message_id == "now")
+    await ahead(alice_says("tea?", "later"), endpoint)
+    await ahead(alice_says("tea?", "now"), endpoint)
+    assert passed == ["later", "now"]
+    assert await recall.for_messages([alice_says("tea?", "now")], ALICE, "tea?")
+    assert memories.recalls == 1  # only "now" was recalled, and only once
+
+
+async def test_recall_ahead_does_nothing_when_recall_is_off(store: SqliteStore) -> None:
+    recall = await recall_on(store, recall=False)
+    message = alice_says("how do I take my tea?")
+    recall.start_ahead(message)
+    assert await recall.for_messages([message], ALICE, message.text) == []
