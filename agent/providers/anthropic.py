@@ -44,6 +44,7 @@ class AnthropicProvider:
         self._client = anthropic.AsyncAnthropic(
             **options, http_client=anthropic.DefaultAioHttpClient()
         )
+        self._messages_url = messages_url(str(self._client.base_url))
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
@@ -75,7 +76,7 @@ class AnthropicProvider:
             # response, the SDK hands back the open ``httpx2.Response`` once its status was a
             # success (``_process_response``); every other status went through its retries.
             response = await self._client.post(
-                "/v1/messages",
+                self._messages_url,
                 cast_to=httpx2.Response,
                 content=self._encoder.encode(request),
                 stream=True,
@@ -111,6 +112,12 @@ class AnthropicProvider:
         for call in fold.tool_calls():
             yield call
         yield fold.done(request.model)
+
+
+def messages_url(base_url: str) -> str:
+    """The Messages endpoint under ``base_url`` (a gateway's path prefix kept), absolute: the SDK
+    then parses it as it is instead of joining a relative path to its base on every request."""
+    return f"{base_url.rstrip('/')}/v1/messages"
 
 
 def _dumps(value: object) -> str:

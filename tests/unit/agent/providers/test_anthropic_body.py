@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from agent.messages import ChatMessage, TextBlock, ToolResultBlock, ToolUseBlock
-from agent.providers.anthropic import RequestEncoder, render_request
+from agent.providers.anthropic import RequestEncoder, messages_url, render_request
 from agent.request import ModelRequest, ToolSpec
 
 TOOLS = (
@@ -114,3 +116,15 @@ def test_the_message_cache_is_bounded_and_holds_what_it_keys() -> None:
     twins = (ChatMessage.user_text("same"), ChatMessage.user_text("same"))
     twin_request = replace(request("x"), messages=twins)
     assert body_of(encoder, twin_request) == render_request(twin_request) | {"stream": True}
+
+
+@pytest.mark.parametrize(
+    ("base", "url"),
+    [
+        ("https://api.anthropic.com", "https://api.anthropic.com/v1/messages"),
+        ("https://api.anthropic.com/", "https://api.anthropic.com/v1/messages"),
+        ("https://gateway.example/anthropic/", "https://gateway.example/anthropic/v1/messages"),
+    ],
+)
+def test_the_messages_endpoint_keeps_a_gateways_path_prefix(base: str, url: str) -> None:
+    assert messages_url(base) == url
