@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -55,7 +56,10 @@ class Recall:
     def __init__(self, memories: HybridMemories, clock: Clock) -> None:
         self._memories = memories
         self._clock = clock
-        self._ahead: OrderedDict[tuple[str, str], asyncio.Task[list[str]]] = OrderedDict()
+        # Recalls started ahead, with when (``time.monotonic()``) they started.
+        self._ahead: OrderedDict[tuple[str, str], tuple[float, asyncio.Task[list[str]]]] = (
+            OrderedDict()
+        )
 
     @property
     def memories(self) -> HybridMemories:
@@ -85,23 +89,38 @@ class Recall:
             self.for_turn(context_of(message), message.text), name=f"recall {message.key}"
         )
         task.add_done_callback(_retrieved)
-        self._ahead[_ahead_key(message)] = task
+        self._ahead[_ahead_key(message)] = (time.monotonic(), task)
         if len(self._ahead) > AHEAD_KEPT:
-            _key, oldest = self._ahead.popitem(last=False)
+            _key, (_started, oldest) = self._ahead.popitem(last=False)
             oldest.cancel()
 
     async def for_messages(
-        self, batch: Sequence[InboundMessage], context: ToolContext, text: str
+        self,
+        batch: Sequence[InboundMessage],
+        context: ToolContext,
+        text: str,
+        *,
+        not_before: float = 0.0,
     ) -> list[str]:
         """:meth:`for_turn` for a turn answering ``batch`` with ``text``: the recall started
-        ahead for it when it is one message, else a new one."""
-        tasks = [self._ahead.pop(_ahead_key(m), None) for m in batch]
-        if len(batch) == 1 and tasks[0] is not None:
-            return await tasks[0]
-        for task in tasks:
-            if task is not None:
-                task.cancel()
+        ahead for it, when it is one message and that recall started at ``not_before``
+        (``time.monotonic()``: the end of the session's last turn, which may have saved a
+        memory) or later; else a new one."""
+        entries = [self._ahead.pop(_ahead_key(m), None) for m in batch]
+        if len(batch) == 1 and entries[0] is not None and entries[0][0] >= not_before:
+            return await entries[0][1]
+        for entry in entries:
+            if entry is not None:
+                entry[1].cancel()
         return await self.for_turn(context, text)
+
+    async def aclose(self) -> None:
+        """Stop the recalls started ahead that no turn collected (before the store closes)."""
+        tasks = [task for _started, task in self._ahead.values()]
+        self._ahead.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def listing(self, message: InboundMessage) -> str:
         """``/memory``: what the bot remembers about the writer in this workspace."""

@@ -30,11 +30,14 @@ class Session:
     summary: str = ""
     turn_count: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    last_turn_at: float = 0.0
+    """``time.monotonic()`` when its last turn was stored (0: none since it was loaded)."""
 
     def append(self, messages: tuple[ChatMessage, ...]) -> None:
         """Extend the transcript after a stored turn."""
         self.transcript = (*self.transcript, *messages)
         self.turn_count += 1
+        self.last_turn_at = time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,4 +143,6 @@ async def open_memory(
         embeddings = Embeddings(embedder, repository, batch_size=chosen.batch_size)
     memories = HybridMemories(repository, settings.memory, embeddings)
     stack.push_async_callback(memories.aclose)
-    return Recall(memories, clock)
+    recall = Recall(memories, clock)
+    stack.push_async_callback(recall.aclose)  # before the memories' (last in, first out)
+    return recall

@@ -133,7 +133,7 @@ class TurnRunner:
             user_id=message.author.id,
             turn_id=turn_id,
         )
-        sent = await self._user_message(batch, text, tool_context)
+        sent = await self._user_message(batch, text, tool_context, session)
         turn = TurnInput(
             conversation_id=session.id,
             transcript=session.transcript,
@@ -207,13 +207,17 @@ class TurnRunner:
             stream.report_to(state.tracker)
 
     async def _user_message(
-        self, batch: list[InboundMessage], text: str, context: ToolContext
+        self, batch: list[InboundMessage], text: str, context: ToolContext, session: Session
     ) -> ChatMessage:
         """What the person wrote, then the volatile context: the time, the chat metadata and the
         long-term memories recalled for it (all after the cached prefix)."""
         author = batch[-1].author
         metadata = {"channel": context.platform, "author": author.name or author.id}
-        memories = await self._recall.for_messages(batch, context, text) if self._recall else []
+        memories = (
+            await self._recall.for_messages(batch, context, text, not_before=session.last_turn_at)
+            if self._recall
+            else []
+        )
         return user_message(text, self._clock.now(), metadata, memories)
 
     def _price(self, state: _Turn) -> Price:

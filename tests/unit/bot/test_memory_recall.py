@@ -3,7 +3,9 @@ turn its memories, not its answer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,3 +164,24 @@ async def test_recall_ahead_does_nothing_when_recall_is_off(store: SqliteStore) 
     message = alice_says("how do I take my tea?")
     recall.start_ahead(message)
     assert await recall.for_messages([message], ALICE, message.text) == []
+
+
+async def test_a_recall_ahead_older_than_the_sessions_last_turn_is_not_used(
+    store: SqliteStore,
+) -> None:
+    # A turn that ended after the recall started may have saved a memory it should see.
+    recall, memories = await counting_recall(store)
+    message = alice_says("how do I take my tea?")
+    recall.start_ahead(message)
+    await asyncio.sleep(0)
+    later = time.monotonic()  # the session's last turn ended after the recall started
+    await recall.for_messages([message], ALICE, message.text, not_before=later)
+    await recall.for_messages([message], ALICE, message.text)  # nothing ahead left either
+    assert memories.recalls == 3  # ahead (unused), then anew twice
+
+
+async def test_closing_stops_the_recalls_no_turn_collected(store: SqliteStore) -> None:
+    recall, _memories = await counting_recall(store)
+    recall.start_ahead(alice_says("tea?", "refused"))  # e.g. its writer was over a limit
+    await recall.aclose()
+    assert await recall.for_messages([alice_says("tea?", "refused")], ALICE, "tea?")  # anew
