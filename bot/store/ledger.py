@@ -79,7 +79,10 @@ class Delivery:
 
 
 def accept(conn: sqlite3.Connection, entry: InboxEntry) -> bool:
-    """Insert ``entry`` as pending; False when its id was claimed before (a duplicate)."""
+    """Insert ``entry`` as pending; False when its id was claimed before (a duplicate).
+
+    One statement: the store runs it on its own, committed by SQLite (``statement=True``).
+    """
     ref = entry.ref
     cursor = conn.execute(
         "INSERT INTO inbound (platform, chat, message_id, received_at, state, session_key,"

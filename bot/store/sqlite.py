@@ -170,7 +170,13 @@ class SqliteStore:
         )
         return inserted == 1
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+    async def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        urgent: bool = False,
+        statement: bool = False,
+    ) -> T:
         """Run ``fn`` as one write transaction in the writer thread, awaited once.
 
         ``fn`` gets the writer's ``sqlite3`` connection inside ``BEGIN IMMEDIATE`` and must be
@@ -180,6 +186,8 @@ class SqliteStore:
         Args:
             fn: The transaction's statements.
             urgent: Run before the ordinary writes waiting at the time (the inbox insert).
+            statement: ``fn`` runs exactly one statement, committed by SQLite on its own (see
+                :meth:`SqliteWriter.run`).
 
         Returns:
             What ``fn`` returned.
@@ -188,7 +196,9 @@ class SqliteStore:
             sqlite3.Error: From ``fn``, ``BEGIN`` or ``COMMIT``; nothing of ``fn`` was kept.
             WriterClosedError: The store is not open.
         """
-        return await self._writer.run(fn, priority=URGENT if urgent else NORMAL)
+        return await self._writer.run(
+            fn, priority=URGENT if urgent else NORMAL, statement=statement
+        )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -236,7 +246,7 @@ class SqliteStore:
     async def accept_inbound(self, entry: InboxEntry) -> bool:
         """See :meth:`bot.store.base.Store.accept_inbound`."""
         # URGENT: this insert is on the time-to-first-token path; turn records can wait.
-        return await self.write(partial(ledger.accept, entry=entry), urgent=True)
+        return await self.write(partial(ledger.accept, entry=entry), urgent=True, statement=True)
 
     async def settle_inbound(self, refs: Sequence[InboxRef]) -> None:
         """See :meth:`bot.store.base.Store.settle_inbound`."""
@@ -274,7 +284,9 @@ class SqliteStore:
 
     async def _write(self, sql: str, params: Sequence[SqlValue], *, urgent: bool = False) -> int:
         """One statement as a transaction of its own in the writer thread; its row count."""
-        return await self.write(partial(_rowcount, sql=sql, params=params), urgent=urgent)
+        return await self.write(
+            partial(_rowcount, sql=sql, params=params), urgent=urgent, statement=True
+        )
 
 
 def _rowcount(conn: sqlite3.Connection, *, sql: str, params: Sequence[SqlValue]) -> int:

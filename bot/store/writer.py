@@ -76,6 +76,26 @@ class _Transaction(Generic[T]):
 
 
 @dataclass(eq=False)
+class _Statement(Generic[T]):
+    """``fn(conn)`` running a single statement, which SQLite commits by itself (autocommit):
+    atomic as a statement is, without the ``BEGIN``/``COMMIT`` calls of :class:`_Transaction`."""
+
+    fn: Callable[[sqlite3.Connection], T]
+    future: asyncio.Future[T]
+
+    def run(self, conn: sqlite3.Connection) -> bool:
+        if self.future.cancelled():  # see _Transaction.run
+            return True
+        try:
+            result = self.fn(conn)
+        except BaseException as exc:  # handed to the awaiting task
+            _fail(self.future, exc)
+        else:
+            _resolve(self.future, result)
+        return True
+
+
+@dataclass(eq=False)
 class _Park:
     """Tell the loop the thread is idle, then wait until ``release`` (an async transaction)."""
 
@@ -152,11 +172,24 @@ class SqliteWriter:
         await asyncio.shield(stopped)
         self._join()
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T], *, priority: int = NORMAL) -> T:
+    async def run(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        priority: int = NORMAL,
+        statement: bool = False,
+    ) -> T:
         """Run ``fn`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` in the writer thread.
 
         ``fn`` must be synchronous and must not touch the event loop; it may raise to roll the
         whole transaction back.
+
+        Args:
+            fn: The transaction's statements.
+            priority: ``URGENT`` or ``NORMAL``.
+            statement: ``fn`` runs exactly one statement: SQLite commits it by itself, without
+                the two extra calls (each a release and re-acquisition of the GIL in this
+                thread, which a busy event loop delays).
 
         Returns:
             What ``fn`` returned, after the commit.
@@ -166,7 +199,7 @@ class SqliteWriter:
             Exception: Whatever ``fn``, ``BEGIN`` or ``COMMIT`` raised (rolled back).
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._put(priority, _Transaction(fn, future))
+        self._put(priority, _Statement(fn, future) if statement else _Transaction(fn, future))
         return await future
 
     @contextlib.asynccontextmanager

@@ -252,3 +252,30 @@ async def test_a_writer_that_cannot_open_its_database_says_so_and_leaves_no_thre
     with pytest.raises(WriterClosedError):
         await writer.run(lambda c: None)
     await writer.close()  # nothing to close: no error
+
+
+async def test_a_single_statement_commits_on_its_own_and_reports_its_error(
+    store: SqliteStore,
+) -> None:
+    inserted = await store.write(
+        lambda c: c.execute("INSERT INTO probe (id, task, part) VALUES (1, 1, 1)").rowcount,
+        statement=True,
+    )
+    assert inserted == 1
+    assert await rows(store, "SELECT id, task, part FROM probe") == [(1, 1, 1)]  # committed
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write(
+            lambda c: c.execute("INSERT INTO probe (id, task, part) VALUES (1, 2, 2)"),
+            statement=True,
+        )
+    # The writer goes on, with no transaction left open by the failed statement.
+    assert not await store.write(lambda c: c.in_transaction, statement=True)
+    await store.write(lambda c: c.execute("UPDATE counter SET n = n + 1"))
+    assert await rows(store, "SELECT n FROM counter") == [(1,)]
+
+
+async def test_the_inbox_insert_claims_once_as_a_single_statement(store: SqliteStore) -> None:
+    entry = InboxEntry(InboxRef("telegram", "1", "m1"), "telegram:bot:1:", "{}", 1)
+    assert await store.accept_inbound(entry)
+    assert not await store.accept_inbound(entry)  # a duplicate
+    assert await rows(store, "SELECT message_id, state FROM inbound") == [("m1", "pending")]
