@@ -13,12 +13,13 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from agent.clock import Clock
 from agent.memory import HybridMemories, Memory, Owner
 from agent.tools.context import ToolContext
 from agent.tools.memory import readable_owners, writable_owners
+from bot.pipeline import Next
 from channels.base import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,7 @@ class RecallAhead:
         self._recall = recall
         self._starts_at_once = starts_at_once
 
-    async def __call__(
-        self, message: InboundMessage, call_next: Callable[[InboundMessage], Awaitable[None]]
-    ) -> None:
+    async def __call__(self, message: InboundMessage, call_next: Next) -> None:
         """Start the recall if the message starts a turn at once, then pass it on."""
         if self._starts_at_once(message):
             self._recall.start_ahead(message)

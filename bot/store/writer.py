@@ -48,10 +48,15 @@ class _Job(Protocol):
 
 @dataclass(eq=False)
 class _Transaction(Generic[T]):
-    """``BEGIN IMMEDIATE``, ``fn(conn)``, ``COMMIT``; ``ROLLBACK`` when anything raises."""
+    """``BEGIN IMMEDIATE``, ``fn(conn)``, ``COMMIT``; ``ROLLBACK`` when anything raises.
+
+    With ``statement``, ``fn`` runs a single statement that SQLite commits by itself (atomic as
+    a statement is), without the ``BEGIN`` and ``COMMIT`` calls.
+    """
 
     fn: Callable[[sqlite3.Connection], T]
     future: asyncio.Future[T]
+    statement: bool = False
 
     def run(self, conn: sqlite3.Connection) -> bool:
         # Reading the state of a loop future from this thread is a benign race: at worst a
@@ -60,39 +65,23 @@ class _Transaction(Generic[T]):
         if self.future.cancelled():
             return True
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = self.fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite rolls back by itself on a few errors
-                    conn.execute("ROLLBACK")
-                raise
+            result = self.fn(conn) if self.statement else self._in_transaction(conn)
         except BaseException as exc:  # handed to the awaiting task
             _fail(self.future, exc)
         else:
             _resolve(self.future, result)
         return True
 
-
-@dataclass(eq=False)
-class _Statement(Generic[T]):
-    """``fn(conn)`` running a single statement, which SQLite commits by itself (autocommit):
-    atomic as a statement is, without the ``BEGIN``/``COMMIT`` calls of :class:`_Transaction`."""
-
-    fn: Callable[[sqlite3.Connection], T]
-    future: asyncio.Future[T]
-
-    def run(self, conn: sqlite3.Connection) -> bool:
-        if self.future.cancelled():  # see _Transaction.run
-            return True
+    def _in_transaction(self, conn: sqlite3.Connection) -> T:
+        conn.execute("BEGIN IMMEDIATE")
         try:
             result = self.fn(conn)
-        except BaseException as exc:  # handed to the awaiting task
-            _fail(self.future, exc)
-        else:
-            _resolve(self.future, result)
-        return True
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # SQLite rolls back by itself on a few errors
+                conn.execute("ROLLBACK")
+            raise
+        return result
 
 
 @dataclass(eq=False)
@@ -199,7 +188,7 @@ class SqliteWriter:
             Exception: Whatever ``fn``, ``BEGIN`` or ``COMMIT`` raised (rolled back).
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._put(priority, _Statement(fn, future) if statement else _Transaction(fn, future))
+        self._put(priority, _Transaction(fn, future, statement))
         return await future
 
     @contextlib.asynccontextmanager
