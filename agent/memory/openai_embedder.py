@@ -15,7 +15,7 @@ import openai
 
 from agent.memory.embedder import EmbeddingError
 from agent.memory.records import Vector
-from agent.providers.base import kind_for_status
+from agent.providers.base import client_options, kind_for_status
 from config import ProviderSettings
 from config.memory import EmbedderSettings
 
@@ -35,15 +35,7 @@ class OpenAIEmbedder:
         self._settings = settings
         size = f"@{settings.dimensions}" if settings.dimensions else ""
         self.model = f"{provider}:{settings.model}{size}"
-        options: dict[str, Any] = {
-            "timeout": connection.timeout.total_seconds(),
-            "max_retries": connection.max_retries,
-        }
-        if connection.api_key is not None:
-            options["api_key"] = connection.api_key.get_secret_value()
-        if connection.base_url is not None:
-            options["base_url"] = connection.base_url
-        self._client = openai.AsyncOpenAI(**options)
+        self._client = openai.AsyncOpenAI(**client_options(connection))
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
