@@ -61,6 +61,17 @@ async def collect(
     return events
 
 
+async def failing(target: AnthropicProvider) -> tuple[list[ProviderEvent], ProviderError]:
+    """The events of one call that must fail, and its error; the provider is closed after."""
+    seen: list[ProviderEvent] = []
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await collect(target, seen)
+    finally:
+        await target.aclose()
+    return seen, caught.value
+
+
 def texts(events: list[ProviderEvent]) -> str:
     return "".join(e.text for e in events if isinstance(e, TextDelta))
 
@@ -175,16 +186,10 @@ async def test_a_mid_stream_error_event_ends_the_stream_after_the_partial_text(
     fake: FakeAnthropic,
 ) -> None:
     fake.script(StreamError(Text("The first half", chunks=2), "overloaded_error", "Overloaded"))
-    target = provider(fake.url, retries=2)
-    seen: list[ProviderEvent] = []
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await collect(target, seen)
-    finally:
-        await target.aclose()
+    seen, error = await failing(provider(fake.url, retries=2))
     assert texts(seen) == "The first half"
-    assert (caught.value.kind, caught.value.retryable) == ("overloaded", True)
-    assert "overloaded_error" in str(caught.value)
+    assert (error.kind, error.retryable) == ("overloaded", True)
+    assert "overloaded_error" in str(error)
     assert len(fake.chat_requests()) == 1  # the SDK does not retry once the stream is open
 
 
@@ -208,13 +213,7 @@ async def test_a_consumer_that_stops_early_ends_the_request() -> None:
 
 async def test_status_errors_are_the_sdks_translated(fake: FakeAnthropic) -> None:
     fake.script(ApiError(429, "rate_limit_error", "slow down", retry_after=7))
-    target = provider(fake.url)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await collect(target)
-    finally:
-        await target.aclose()
-    error = caught.value
+    _seen, error = await failing(provider(fake.url))
     assert (error.kind, error.retryable, error.status, error.retry_after) == (
         "rate_limit",
         True,
@@ -275,16 +274,10 @@ CUT_AFTER_TEXT = RECORDED.index(b"event: content_block_stop")
 )
 async def test_a_stream_cut_short_is_a_connection_error(abort: bool, reason: str) -> None:
     async with CuttingServer(CUT_AFTER_TEXT, abort=abort) as server:
-        target = provider(server.url)
-        seen: list[ProviderEvent] = []
-        try:
-            with pytest.raises(ProviderError) as caught:
-                await collect(target, seen)
-        finally:
-            await target.aclose()
+        seen, error = await failing(provider(server.url))
     assert texts(seen) == "Zeit in 東京: "
-    assert (caught.value.kind, caught.value.retryable) == ("connection", True)
-    assert reason in str(caught.value)
+    assert (error.kind, error.retryable) == ("connection", True)
+    assert reason in str(error)
 
 
 async def test_the_whole_recorded_stream_is_a_complete_answer() -> None:
